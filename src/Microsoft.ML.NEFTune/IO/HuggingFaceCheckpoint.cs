@@ -1,0 +1,88 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.ML.NEFTune.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.NEFTune.IO;
+
+/// <summary>
+/// Loads and saves models in the Hugging Face layout: <c>config.json</c>, <c>model.safetensors</c> (or shards with
+/// <c>model.safetensors.index.json</c>), <c>generation_config.json</c> and the tokenizer files.
+/// </summary>
+public static class HuggingFaceCheckpoint
+{
+    /// <summary>Tokenizer files copied along with a saved model.</summary>
+    public static readonly string[] TokenizerFiles = { "tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" };
+
+    public static LlamaForCausalLM Load(string directory, ModelLoadOptions? options = null)
+    {
+        options ??= ModelLoadOptions.Default;
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model directory not found: {directory}");
+        var config = LlamaConfig.Load(Path.Combine(directory, "config.json"));
+        var files = SafetensorsFiles(directory);
+        var entries = new Dictionary<string, SafetensorsFile>();
+        foreach (var file in files)
+            foreach (var name in file.Entries.Keys)
+                if (!entries.TryAdd(name, file)) throw new ModelFormatException(file.Path, $"tensor '{name}' appears in more than one shard");
+        var model = new LlamaForCausalLM(config);
+        StateDictLoader.Load(model, config, directory, entries.Keys, name => entries[name].Read(name));
+        return Place(model, options);
+    }
+
+    internal static LlamaForCausalLM Place(LlamaForCausalLM model, ModelLoadOptions options)
+    {
+        model.to(options.DType).to(new Device(options.Device));
+        model.eval();
+        return model;
+    }
+
+    private static List<SafetensorsFile> SafetensorsFiles(string directory)
+    {
+        var single = Path.Combine(directory, "model.safetensors");
+        var index = Path.Combine(directory, "model.safetensors.index.json");
+        if (File.Exists(single)) return new() { SafetensorsFile.Open(single) };
+        if (File.Exists(index))
+        {
+            JsonObject map;
+            try { map = JsonNode.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject ?? throw new ModelFormatException(index, "missing 'weight_map'"); }
+            catch (JsonException e) { throw new ModelFormatException(index, $"invalid JSON: {e.Message}"); }
+            var shardNames = map.Select(kv => kv.Value?.GetValue<string>() ?? throw new ModelFormatException(index, $"'{kv.Key}' maps to no file")).Distinct();
+            var shards = new List<SafetensorsFile>();
+            foreach (var shard in shardNames)
+            {
+                if (shard.Contains("..") || Path.IsPathRooted(shard)) throw new ModelFormatException(index, $"shard name '{shard}' points outside the model directory");
+                shards.Add(SafetensorsFile.Open(Path.Combine(directory, shard)));
+            }
+            return shards;
+        }
+        var pickled = new[] { "pytorch_model.bin", "pytorch_model.bin.index.json", "consolidated.00.pth" }.FirstOrDefault(f => File.Exists(Path.Combine(directory, f)));
+        if (pickled is not null)
+            throw new ModelFormatException(Path.Combine(directory, pickled),
+                "PyTorch pickle checkpoints are never loaded (unpickling runs code from the file). Convert it to safetensors first, e.g. " +
+                "python -c \"from transformers import AutoModelForCausalLM as M; M.from_pretrained('DIR').save_pretrained('DIR', safe_serialization=True)\"");
+        throw new ModelFormatException(directory, "no model.safetensors or model.safetensors.index.json found");
+    }
+
+    /// <summary>
+    /// Saves the model (float32 or its current dtype), its config, a generation config and the tokenizer files
+    /// found in <paramref name="tokenizerDirectory"/>. Each file is written atomically.
+    /// </summary>
+    public static void Save(LlamaForCausalLM model, string directory, string? tokenizerDirectory = null)
+    {
+        Directory.CreateDirectory(directory);
+        var tensors = model.named_parameters().Select(p => KeyValuePair.Create(p.name, (Tensor)p.parameter)).ToList();
+        var config = model.Config.Clone();
+        config.TorchDtype = tensors[0].Value.dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
+        SafetensorsFile.Save(Path.Combine(directory, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        var generation = new JsonObject { ["_from_model_config"] = true };
+        if (config.BosTokenId is int bos) generation["bos_token_id"] = bos;
+        generation["eos_token_id"] = config.EosTokenIds.Count == 1 ? JsonValue.Create(config.EosTokenIds[0]) : new JsonArray(config.EosTokenIds.Select(i => (JsonNode)i).ToArray());
+        AtomicFile.WriteAllText(Path.Combine(directory, "generation_config.json"), generation.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (tokenizerDirectory is not null && Path.GetFullPath(tokenizerDirectory) != Path.GetFullPath(directory))
+            foreach (var file in TokenizerFiles)
+                if (File.Exists(Path.Combine(tokenizerDirectory, file)))
+                    AtomicFile.Copy(Path.Combine(tokenizerDirectory, file), Path.Combine(directory, file));
+        config.Save(Path.Combine(directory, "config.json"));
+    }
+}

@@ -1,0 +1,174 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Microsoft.ML.NEFTune.Modeling;
+
+/// <summary>
+/// The hyper-parameters of a Llama-family causal language model, read from and written to a Hugging Face
+/// <c>config.json</c> (<c>LlamaForCausalLM</c>, and the Llama-shaped Mistral, Qwen2, TinyLlama and SmolLM).
+/// </summary>
+public sealed class LlamaConfig
+{
+    public string ModelType { get; set; } = "llama";
+    public int VocabSize { get; set; } = 32000;
+    public int HiddenSize { get; set; } = 4096;
+    public int IntermediateSize { get; set; } = 11008;
+    public int NumHiddenLayers { get; set; } = 32;
+    public int NumAttentionHeads { get; set; } = 32;
+    /// <summary>Key/value heads (grouped-query attention). Defaults to <see cref="NumAttentionHeads"/>.</summary>
+    public int NumKeyValueHeads { get; set; } = 32;
+    /// <summary>Per-head dimension; <c>HiddenSize / NumAttentionHeads</c> unless the config gives <c>head_dim</c>.</summary>
+    public int HeadDim { get; set; } = 128;
+    public int MaxPositionEmbeddings { get; set; } = 2048;
+    public double RmsNormEps { get; set; } = 1e-6;
+    public double RopeTheta { get; set; } = 10000.0;
+    public RopeScaling? RopeScaling { get; set; }
+    public bool TieWordEmbeddings { get; set; }
+    /// <summary>Bias on q/k/v/o projections (Llama <c>attention_bias</c>).</summary>
+    public bool AttentionBias { get; set; }
+    /// <summary>Bias on q/k/v only (Qwen2).</summary>
+    public bool QkvBias { get; set; }
+    public string HiddenAct { get; set; } = "silu";
+    public double InitializerRange { get; set; } = 0.02;
+    public int? BosTokenId { get; set; } = 1;
+    public IReadOnlyList<int> EosTokenIds { get; set; } = new[] { 2 };
+    public int? PadTokenId { get; set; }
+    public string TorchDtype { get; set; } = "float32";
+
+    public int KeyValueDim => NumKeyValueHeads * HeadDim;
+
+    /// <summary>Reads and validates a <c>config.json</c>.</summary>
+    public static LlamaConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Model config not found: {path}", path);
+        JsonObject json;
+        try { json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ModelFormatException(path, "the file is not a JSON object"); }
+        catch (JsonException e) { throw new ModelFormatException(path, $"invalid JSON: {e.Message}"); }
+        return FromJson(json, path);
+    }
+
+    public static LlamaConfig FromJson(JsonObject json, string source = "config.json")
+    {
+        int Int(string key, int? fallback = null)
+        {
+            var node = json[key];
+            if (node is null)
+                return fallback ?? throw new ModelFormatException(source, $"missing field '{key}'");
+            try { return node.GetValue<int>(); }
+            catch (Exception) { throw new ModelFormatException(source, $"field '{key}' must be an integer, got {node.ToJsonString()}"); }
+        }
+        double Real(string key, double fallback)
+        {
+            var node = json[key];
+            if (node is null) return fallback;
+            try { return node.GetValue<double>(); }
+            catch (Exception) { throw new ModelFormatException(source, $"field '{key}' must be a number, got {node.ToJsonString()}"); }
+        }
+        bool Flag(string key, bool fallback) => json[key] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : fallback;
+
+        var modelType = json["model_type"]?.GetValue<string>() ?? "llama";
+        var c = new LlamaConfig
+        {
+            ModelType = modelType,
+            VocabSize = Int("vocab_size"),
+            HiddenSize = Int("hidden_size"),
+            IntermediateSize = Int("intermediate_size"),
+            NumHiddenLayers = Int("num_hidden_layers"),
+            NumAttentionHeads = Int("num_attention_heads"),
+            MaxPositionEmbeddings = Int("max_position_embeddings", 2048),
+            RmsNormEps = Real("rms_norm_eps", 1e-6),
+            RopeTheta = Real("rope_theta", 10000.0),
+            TieWordEmbeddings = Flag("tie_word_embeddings", false),
+            AttentionBias = Flag("attention_bias", false),
+            QkvBias = modelType == "qwen2",
+            HiddenAct = json["hidden_act"]?.GetValue<string>() ?? "silu",
+            InitializerRange = Real("initializer_range", 0.02),
+            TorchDtype = json["torch_dtype"]?.GetValue<string>() ?? "float32",
+        };
+        c.NumKeyValueHeads = Int("num_key_value_heads", c.NumAttentionHeads);
+        if (c.NumAttentionHeads <= 0) throw new ModelFormatException(source, $"num_attention_heads must be positive, got {c.NumAttentionHeads}");
+        c.HeadDim = json["head_dim"] is null ? (c.HiddenSize % c.NumAttentionHeads == 0 ? c.HiddenSize / c.NumAttentionHeads : -1) : Int("head_dim");
+        c.BosTokenId = ReadIds(json["bos_token_id"], source, "bos_token_id") is { Count: > 0 } bos ? bos[0] : null;
+        c.EosTokenIds = ReadIds(json["eos_token_id"], source, "eos_token_id");
+        c.PadTokenId = ReadIds(json["pad_token_id"], source, "pad_token_id") is { Count: > 0 } pad ? pad[0] : null;
+        if (json["rope_scaling"] is JsonObject rs) c.RopeScaling = RopeScaling.FromJson(rs, source);
+        c.Validate(source);
+        return c;
+    }
+
+    static List<int> ReadIds(JsonNode? node, string source, string key)
+    {
+        try
+        {
+            return node switch
+            {
+                null => new List<int>(),
+                JsonArray a => a.Select(x => x!.GetValue<int>()).ToList(),
+                _ => new List<int> { node.GetValue<int>() },
+            };
+        }
+        catch (Exception e) when (e is not ModelFormatException)
+        {
+            throw new ModelFormatException(source, $"field '{key}' must be an integer or a list of integers, got {node!.ToJsonString()}");
+        }
+    }
+
+    /// <summary>Throws <see cref="ModelFormatException"/> naming the first absurd value.</summary>
+    public void Validate(string source = "config")
+    {
+        void Positive(int v, string key) { if (v <= 0) throw new ModelFormatException(source, $"{key} must be positive, got {v}"); }
+        Positive(VocabSize, "vocab_size");
+        Positive(HiddenSize, "hidden_size");
+        Positive(IntermediateSize, "intermediate_size");
+        Positive(NumHiddenLayers, "num_hidden_layers");
+        Positive(NumAttentionHeads, "num_attention_heads");
+        Positive(NumKeyValueHeads, "num_key_value_heads");
+        Positive(MaxPositionEmbeddings, "max_position_embeddings");
+        if (HeadDim <= 0)
+            throw new ModelFormatException(source, $"num_attention_heads ({NumAttentionHeads}) does not divide hidden_size ({HiddenSize}) and no head_dim is given");
+        if (HeadDim % 2 != 0) throw new ModelFormatException(source, $"head_dim must be even for rotary embeddings, got {HeadDim}");
+        if (NumAttentionHeads % NumKeyValueHeads != 0)
+            throw new ModelFormatException(source, $"num_key_value_heads ({NumKeyValueHeads}) must divide num_attention_heads ({NumAttentionHeads})");
+        if (!(RmsNormEps > 0 && RmsNormEps < 1)) throw new ModelFormatException(source, $"rms_norm_eps must be in (0, 1), got {RmsNormEps}");
+        if (!(RopeTheta > 0)) throw new ModelFormatException(source, $"rope_theta must be positive, got {RopeTheta}");
+        if (HiddenAct != "silu") throw new ModelFormatException(source, $"hidden_act '{HiddenAct}' is not supported (only 'silu')");
+        const long limit = 1L << 40;
+        if ((long)VocabSize * HiddenSize > limit || (long)HiddenSize * IntermediateSize > limit)
+            throw new ModelFormatException(source, "the sizes describe a model too large to be real (over 2^40 elements in one matrix)");
+        foreach (var id in EosTokenIds.Concat(BosTokenId is int b ? new[] { b } : Array.Empty<int>()))
+            if (id < 0 || id >= VocabSize) throw new ModelFormatException(source, $"special token id {id} is outside the vocabulary (size {VocabSize})");
+    }
+
+    public JsonObject ToJson()
+    {
+        var json = new JsonObject
+        {
+            ["architectures"] = new JsonArray(ModelType == "qwen2" ? "Qwen2ForCausalLM" : ModelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"),
+            ["model_type"] = ModelType,
+            ["vocab_size"] = VocabSize,
+            ["hidden_size"] = HiddenSize,
+            ["intermediate_size"] = IntermediateSize,
+            ["num_hidden_layers"] = NumHiddenLayers,
+            ["num_attention_heads"] = NumAttentionHeads,
+            ["num_key_value_heads"] = NumKeyValueHeads,
+            ["head_dim"] = HeadDim,
+            ["max_position_embeddings"] = MaxPositionEmbeddings,
+            ["rms_norm_eps"] = RmsNormEps,
+            ["rope_theta"] = RopeTheta,
+            ["hidden_act"] = HiddenAct,
+            ["initializer_range"] = InitializerRange,
+            ["tie_word_embeddings"] = TieWordEmbeddings,
+            ["attention_bias"] = AttentionBias,
+            ["torch_dtype"] = TorchDtype,
+        };
+        if (BosTokenId is int bos) json["bos_token_id"] = bos;
+        json["eos_token_id"] = EosTokenIds.Count == 1 ? JsonValue.Create(EosTokenIds[0]) : new JsonArray(EosTokenIds.Select(i => (JsonNode)i).ToArray());
+        if (PadTokenId is int pad) json["pad_token_id"] = pad;
+        if (RopeScaling is not null) json["rope_scaling"] = RopeScaling.ToJson();
+        return json;
+    }
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+
+    public LlamaConfig Clone() => FromJson(ToJson());
+}

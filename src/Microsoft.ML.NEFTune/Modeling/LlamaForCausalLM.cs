@@ -1,0 +1,79 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.NEFTune.Modeling;
+
+/// <summary>
+/// A Llama-family causal language model (HF <c>LlamaForCausalLM</c>): the decoder stack and an output head,
+/// tied to the embedding when <c>tie_word_embeddings</c> is set. Parameter names equal the HF state-dict keys.
+/// </summary>
+public sealed class LlamaForCausalLM : nn.Module
+{
+    /// <summary>Labels with this value are ignored by the loss (prompt and padding tokens).</summary>
+    public const long IgnoreIndex = -100;
+
+    private readonly LlamaModel model;
+    private readonly Linear? lm_head;
+
+    public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
+    {
+        config.Validate();
+        Config = config;
+        model = new LlamaModel(config);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public LlamaConfig Config { get; }
+
+    /// <summary>The decoder stack (HF <c>model</c>).</summary>
+    public LlamaModel Model => model;
+
+    /// <summary>Next-token logits (B, T, V).</summary>
+    public Tensor forward(Tensor inputIds, Tensor? sequenceIds = null, KVCache? cache = null)
+    {
+        using var h = model.forward(inputIds, sequenceIds, cache);                       // (B, T, C)
+        return lm_head is null ? nn.functional.linear(h, model.EmbeddingWeight) : lm_head.call(h);  // (B, T, V)
+    }
+
+    /// <summary>
+    /// Sum of next-token cross-entropies over labelled positions and their count; the model shifts the labels
+    /// (position t predicts labels[t+1]), positions labelled <see cref="IgnoreIndex"/> do not count.
+    /// </summary>
+    public (Tensor LossSum, long TokenCount) LossSum(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        long V = logits.shape[2], T = logits.shape[1];
+        var shiftLogits = logits.narrow(1, 0, T - 1).reshape(-1, V).to_type(ScalarType.Float32);   // (B·(T-1), V)
+        var shiftLabels = labels.narrow(1, 1, T - 1).reshape(-1);                                    // (B·(T-1))
+        long count = shiftLabels.ne(IgnoreIndex).sum().item<long>();
+        var loss = nn.functional.cross_entropy(shiftLogits, shiftLabels, ignore_index: IgnoreIndex, reduction: nn.Reduction.Sum);
+        return (loss.MoveToOuterDisposeScope(), count);
+    }
+
+    /// <summary>Mean next-token cross-entropy over labelled positions.</summary>
+    public Tensor Loss(Tensor inputIds, Tensor labels, Tensor? sequenceIds = null)
+    {
+        using var scope = NewDisposeScope();
+        var logits = forward(inputIds, sequenceIds);
+        var (sum, count) = LossSum(logits, labels);
+        return (sum / Math.Max(count, 1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Initialises weights as HF Llama does: normal(0, initializer_range) for matrices, ones for norms.</summary>
+    public void InitializeWeights(long seed)
+    {
+        using var _ = no_grad();
+        var generator = new Generator((ulong)seed);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight")) p.fill_(1.0);
+            else if (name.EndsWith(".bias")) p.zero_();
+            else p.normal_(0, Config.InitializerRange, generator);
+        }
+    }
+
+    /// <summary>Number of parameters (tied weights counted once).</summary>
+    public long ParameterCount => parameters().Sum(p => p.numel());
+}

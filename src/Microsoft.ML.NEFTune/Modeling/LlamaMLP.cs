@@ -1,0 +1,30 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.NEFTune.Modeling;
+
+/// <summary>SwiGLU feed-forward: <c>down(silu(gate(x)) · up(x))</c>.</summary>
+public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear gate_proj;
+    private readonly Linear up_proj;
+    private readonly Linear down_proj;
+
+    public LlamaMLP(LlamaConfig config) : base(nameof(LlamaMLP))
+    {
+        gate_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
+        up_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
+        down_proj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var gate = gate_proj.call(x);          // (B, T, I)
+        using var act = nn.functional.silu(gate);
+        using var up = up_proj.call(x);              // (B, T, I)
+        using var h = act * up;
+        return down_proj.call(h);                    // (B, T, C)
+    }
+}

@@ -1,0 +1,71 @@
+using Microsoft.ML.NEFTune.Noise;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.NEFTune.Modeling;
+
+/// <summary>The decoder stack: token embedding, <c>num_hidden_layers</c> blocks and a final norm (HF <c>LlamaModel</c>).</summary>
+public sealed class LlamaModel : nn.Module
+{
+    private nn.Module<Tensor, Tensor> embed_tokens;
+    private readonly ModuleList<LlamaDecoderLayer> layers;
+    private readonly LlamaRMSNorm norm;
+    private readonly LlamaRotaryEmbedding rotary;
+
+    public LlamaModel(LlamaConfig config) : base(nameof(LlamaModel))
+    {
+        Config = config;
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i)).ToArray());
+        norm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps);
+        rotary = new LlamaRotaryEmbedding(config);
+        RegisterComponents();
+    }
+
+    public LlamaConfig Config { get; }
+
+    /// <summary>The token embedding; a replacement must keep a parameter named <c>weight</c> of shape (vocab, hidden).</summary>
+    public nn.Module<Tensor, Tensor> EmbedTokens => embed_tokens;
+
+    /// <summary>The embedding matrix (vocab, hidden), also the output head when embeddings are tied.</summary>
+    public Parameter EmbeddingWeight => embed_tokens.get_parameter("weight")
+        ?? throw new InvalidOperationException("The embedding module has no 'weight' parameter.");
+
+    /// <summary>
+    /// NEFTune noise added to the embeddings while the model is in training mode; null for none. Holds no
+    /// parameters, so setting it changes no state-dict key.
+    /// </summary>
+    public NeftuneNoise? EmbeddingNoise { get; set; }
+
+    /// <param name="inputIds">(B, T) int64.</param>
+    /// <param name="sequenceIds">null when every position is a real token of one sequence; else (B, S) int64 with
+    /// 0 = padding and k &gt; 0 = the k-th sequence packed in the row (S = cached + T positions).</param>
+    /// <param name="cache">KV cache for incremental decoding, or null.</param>
+    /// <returns>Hidden states (B, T, C).</returns>
+    public Tensor forward(Tensor inputIds, Tensor? sequenceIds = null, KVCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        long T = inputIds.shape[1], past = cache?.Length ?? 0;
+        var h = embed_tokens.call(inputIds);                                            // (B, T, C)
+        if (training && EmbeddingNoise is not null)
+            h = EmbeddingNoise.Apply(h, sequenceIds?.narrow(1, past, T));             // NEFTune: x + δ
+        var positions = AttentionMasks.Positions(inputIds, sequenceIds, past);         // (B, T)
+        var (cos, sin) = rotary.Compute(positions, h.dtype);                            // (B, 1, T, hs)
+        var mask = AttentionMasks.Build(sequenceIds, T, past, inputIds.device);        // (B, 1, T, S) or null
+        foreach (var layer in layers)
+            h = layer.forward(h, cos, sin, mask, cache);
+        cache?.Advance(T);
+        return norm.call(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Replaces the embedding module, keeping the state-dict key <c>embed_tokens.weight</c>.</summary>
+    public void ReplaceEmbedding(nn.Module<Tensor, Tensor> embedding)
+    {
+        var weight = embedding.get_parameter("weight") ?? throw new ArgumentException("The embedding must have a parameter named 'weight'.", nameof(embedding));
+        if (!weight.shape.SequenceEqual(new long[] { Config.VocabSize, Config.HiddenSize }))
+            throw new ArgumentException($"The embedding weight must be ({Config.VocabSize}, {Config.HiddenSize}).", nameof(embedding));
+        embed_tokens = embedding;
+        register_module("embed_tokens", embedding);
+    }
+}
