@@ -1,0 +1,46 @@
+using Microsoft.ML.NEFTune.Modeling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.NEFTune.Training;
+
+/// <summary>
+/// bfloat16 compute over float32 master weights (TorchSharp has no autocast): a bfloat16 copy of the model runs
+/// forward and backward; before each step it receives the master weights, after it its gradients are added to
+/// the master gradients in float32, where the optimizer works.
+/// </summary>
+internal sealed class BFloat16Compute : IDisposable
+{
+    private readonly List<(Parameter Master, Parameter Copy)> pairs;
+
+    public BFloat16Compute(LlamaForCausalLM master)
+    {
+        Model = new LlamaForCausalLM(master.Config);
+        Model.to(ScalarType.BFloat16).to(master.Model.EmbeddingWeight.device);
+        var copies = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        pairs = master.named_parameters().Select(p => (p.parameter, copies[p.name])).ToList();
+    }
+
+    public LlamaForCausalLM Model { get; }
+
+    public void CopyWeightsFromMaster()
+    {
+        using var _ = no_grad();
+        foreach (var (master, copy) in pairs) copy.copy_(master);
+    }
+
+    public void AccumulateGradientsIntoMaster()
+    {
+        using var _ = no_grad();
+        foreach (var (master, copy) in pairs)
+        {
+            if (copy.grad is null) continue;
+            if (master.grad is null) master.grad = copy.grad.to_type(ScalarType.Float32);
+            else master.grad.add_(copy.grad);
+            copy.grad.zero_();
+        }
+    }
+
+    public void Dispose() => Model.Dispose();
+}

@@ -1,0 +1,93 @@
+using System.Text.RegularExpressions;
+using Microsoft.ML.NEFTune.IO;
+using Microsoft.ML.NEFTune.Modeling;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.NEFTune.Training;
+
+/// <summary>
+/// <c>OUT/checkpoint-STEP/</c> folders (the Hugging Face convention): the model in HF layout plus
+/// <c>optimizer.safetensors</c>, <c>rng_state.safetensors</c> and <c>trainer_state.json</c>. A checkpoint is written
+/// into a temporary folder and renamed into place, so a crash leaves either no checkpoint or a complete one.
+/// </summary>
+public static partial class CheckpointStore
+{
+    public const string TrainerStateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string RngFile = "rng_state.safetensors";
+
+    [GeneratedRegex(@"^checkpoint-(\d+)$")]
+    private static partial Regex CheckpointName();
+
+    public static string Save(string outputDirectory, LlamaForCausalLM model, AdamW optimizer, TrainerState state, Generator? noiseGenerator, string? tokenizerDirectory)
+    {
+        var final = Path.Combine(outputDirectory, $"checkpoint-{state.GlobalStep}");
+        var temp = Path.Combine(outputDirectory, $".checkpoint-{state.GlobalStep}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            HuggingFaceCheckpoint.Save(model, temp, tokenizerDirectory);
+            SafetensorsFile.Save(Path.Combine(temp, OptimizerFile), optimizer.StateDict());
+            if (noiseGenerator is not null)
+                SafetensorsFile.Save(Path.Combine(temp, RngFile), new Dictionary<string, Tensor> { ["noise"] = noiseGenerator.get_state() });
+            AtomicFile.WriteAllText(Path.Combine(temp, TrainerStateFile), state.ToJson());
+            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+            Directory.Move(temp, final);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temp);
+            throw new IOException($"Could not write checkpoint {final}: {e.Message}", e);
+        }
+        return final;
+    }
+
+    /// <summary>Checkpoint folders in <paramref name="outputDirectory"/>, oldest first.</summary>
+    public static IReadOnlyList<(long Step, string Path)> List(string outputDirectory) =>
+        !Directory.Exists(outputDirectory) ? Array.Empty<(long, string)>() :
+        Directory.GetDirectories(outputDirectory)
+            .Select(d => (Match: CheckpointName().Match(Path.GetFileName(d)), Path: d))
+            .Where(x => x.Match.Success && File.Exists(Path.Combine(x.Path, TrainerStateFile)))
+            .Select(x => (long.Parse(x.Match.Groups[1].Value), x.Path))
+            .OrderBy(x => x.Item1).ToList();
+
+    /// <summary>A checkpoint folder itself, or the newest checkpoint inside an output folder.</summary>
+    public static string Resolve(string path)
+    {
+        if (File.Exists(Path.Combine(path, TrainerStateFile))) return path;
+        var all = List(path);
+        if (all.Count == 0) throw new DirectoryNotFoundException($"No checkpoint to resume from in {path} (expected a checkpoint-STEP folder or an output folder containing one).");
+        return all[^1].Path;
+    }
+
+    /// <summary>Deletes the oldest checkpoints beyond <paramref name="keep"/>, never <paramref name="protect"/>.</summary>
+    public static void Prune(string outputDirectory, int keep, string? protect)
+    {
+        if (keep <= 0) return;
+        var all = List(outputDirectory);
+        foreach (var (_, path) in all.Take(Math.Max(0, all.Count - keep)))
+            if (protect is null || Path.GetFullPath(path) != Path.GetFullPath(protect)) TryDelete(path);
+    }
+
+    public static void LoadInto(string checkpoint, LlamaForCausalLM model, AdamW optimizer, Generator? noiseGenerator, out TrainerState state)
+    {
+        state = TrainerState.Load(Path.Combine(checkpoint, TrainerStateFile));
+        var weights = SafetensorsFile.Open(Path.Combine(checkpoint, "model.safetensors"));
+        StateDictLoader.Load(model, model.Config, checkpoint, weights.Entries.Keys.ToList(), weights.Read);
+        var opt = SafetensorsFile.Open(Path.Combine(checkpoint, OptimizerFile));
+        var tensors = opt.Entries.Keys.ToDictionary(k => k, opt.Read);
+        optimizer.LoadStateDict(tensors);
+        foreach (var t in tensors.Values) t.Dispose();
+        var rngPath = Path.Combine(checkpoint, RngFile);
+        if (noiseGenerator is not null && File.Exists(rngPath))
+        {
+            using var rng = SafetensorsFile.Open(rngPath).Read("noise");
+            noiseGenerator.set_state(rng);
+        }
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,101 @@
+using Microsoft.ML.NEFTune.Noise;
+
+namespace Microsoft.ML.NEFTune.Training;
+
+/// <summary>Settings of a fine-tuning run. Defaults follow the NEFTune paper's Alpaca recipe where it gives one.</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>NEFTune noise; <c>Alpha = 0</c> is plain fine-tuning. Default alpha 5, per-sequence, uniform.</summary>
+    public NeftuneOptions Noise { get; init; } = new();
+
+    /// <summary>Peak learning rate. Default 5e-5.</summary>
+    public double LearningRate { get; init; } = 5e-5;
+
+    /// <summary>Decoupled weight decay (norms and biases excluded). Default 0.</summary>
+    public double WeightDecay { get; init; }
+
+    public double AdamBeta1 { get; init; } = 0.9;
+    public double AdamBeta2 { get; init; } = 0.999;
+    public double AdamEpsilon { get; init; } = 1e-8;
+
+    /// <summary>Schedule after warmup. Default cosine.</summary>
+    public LearningRateSchedule Scheduler { get; init; } = LearningRateSchedule.Cosine;
+
+    /// <summary>Fraction of the optimizer steps spent warming up linearly. Default 0.03.</summary>
+    public double WarmupRatio { get; init; } = 0.03;
+
+    /// <summary>Passes over the training data. Default 3.</summary>
+    public int Epochs { get; init; } = 3;
+
+    /// <summary>If set, the run stops after this many optimizer steps (overrides <see cref="Epochs"/>).</summary>
+    public int? MaxSteps { get; init; }
+
+    /// <summary>Sequences per micro-batch. Default 8.</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Micro-batches per optimizer step. Default 1.</summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>Clip the global gradient norm to this value; 0 = off. Default 1.</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>Run forward and backward in bfloat16 over float32 master weights. Default false.</summary>
+    public bool BFloat16 { get; init; }
+
+    /// <summary>Evaluate every N optimizer steps (and at the end); 0 = only at the end of each epoch. Default 0.</summary>
+    public int EvalSteps { get; init; }
+
+    /// <summary>Write <c>checkpoint-STEP</c> every N optimizer steps; 0 = only at the end. Default 0.</summary>
+    public int SaveSteps { get; init; }
+
+    /// <summary>How many <c>checkpoint-*</c> folders to keep (newest first); 0 = all. Default 2.</summary>
+    public int SaveTotalLimit { get; init; } = 2;
+
+    /// <summary>Write a metrics line every N optimizer steps. Default 1.</summary>
+    public int LoggingSteps { get; init; } = 1;
+
+    /// <summary>Stop after this many evaluations without a lower validation loss; 0 = never. Default 0.</summary>
+    public int EarlyStoppingPatience { get; init; }
+
+    /// <summary>Training examples (a fixed seeded sample) on which the noise-off training loss is measured at each evaluation. Default 64.</summary>
+    public int NoiseOffTrainSampleSize { get; init; } = 64;
+
+    /// <summary>Sort examples by length within mega-batches to cut padding. Default true.</summary>
+    public bool GroupByLength { get; init; } = true;
+
+    /// <summary>Seed of data order, noise and initialisation. Default 42.</summary>
+    public long Seed { get; init; } = 42;
+
+    /// <summary>Folder for checkpoints, metrics and the final model; null = keep everything in memory.</summary>
+    public string? OutputDirectory { get; init; }
+
+    /// <summary>Metrics file (JSON lines); default <c>OUT/metrics.jsonl</c> when there is an output folder.</summary>
+    public string? MetricsPath { get; init; }
+
+    /// <summary>Device for training, e.g. <c>cpu</c> or <c>cuda</c>. Default cpu.</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>Throws an exception naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        Noise.Validate();
+        void Check(bool ok, string name, object value, string rule) { if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}."); }
+        Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be a positive number");
+        Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be >= 0");
+        Check(AdamBeta1 is >= 0 and < 1, nameof(AdamBeta1), AdamBeta1, "must be in [0, 1)");
+        Check(AdamBeta2 is >= 0 and < 1, nameof(AdamBeta2), AdamBeta2, "must be in [0, 1)");
+        Check(AdamEpsilon > 0, nameof(AdamEpsilon), AdamEpsilon, "must be > 0");
+        Check(WarmupRatio is >= 0 and <= 1, nameof(WarmupRatio), WarmupRatio, "must be in [0, 1]");
+        Check(Epochs > 0, nameof(Epochs), Epochs, "must be positive");
+        Check(MaxSteps is null or > 0, nameof(MaxSteps), MaxSteps!, "must be positive");
+        Check(BatchSize > 0, nameof(BatchSize), BatchSize, "must be positive");
+        Check(GradientAccumulationSteps > 0, nameof(GradientAccumulationSteps), GradientAccumulationSteps, "must be positive");
+        Check(MaxGradNorm >= 0, nameof(MaxGradNorm), MaxGradNorm, "must be >= 0");
+        Check(EvalSteps >= 0, nameof(EvalSteps), EvalSteps, "must be >= 0");
+        Check(SaveSteps >= 0, nameof(SaveSteps), SaveSteps, "must be >= 0");
+        Check(SaveTotalLimit >= 0, nameof(SaveTotalLimit), SaveTotalLimit, "must be >= 0");
+        Check(LoggingSteps > 0, nameof(LoggingSteps), LoggingSteps, "must be positive");
+        Check(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be >= 0");
+        Check(NoiseOffTrainSampleSize >= 0, nameof(NoiseOffTrainSampleSize), NoiseOffTrainSampleSize, "must be >= 0");
+    }
+}
