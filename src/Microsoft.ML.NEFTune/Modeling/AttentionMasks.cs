@@ -9,11 +9,10 @@ namespace Microsoft.ML.NEFTune.Modeling;
 public static class AttentionMasks
 {
     /// <summary>(B, T) positions of the last T of the S = past + T positions.</summary>
-    public static Tensor Positions(Tensor inputIds, Tensor? sequenceIds, long past)
+    public static Tensor Positions(long B, long T, Tensor? sequenceIds, long past, Device device)
     {
-        long T = inputIds.shape[1];
         if (sequenceIds is null)
-            return arange(past, past + T, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0).expand(inputIds.shape[0], T);
+            return arange(past, past + T, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(B, T);
         using var scope = NewDisposeScope();
         long S = sequenceIds.shape[1];
         var index = arange(S, dtype: ScalarType.Int64, device: sequenceIds.device).unsqueeze(0).expand(sequenceIds.shape[0], S); // (B, S)

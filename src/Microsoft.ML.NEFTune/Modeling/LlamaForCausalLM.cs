@@ -34,8 +34,17 @@ public sealed class LlamaForCausalLM : nn.Module
     public Tensor forward(Tensor inputIds, Tensor? sequenceIds = null, KVCache? cache = null)
     {
         using var h = model.forward(inputIds, sequenceIds, cache);                       // (B, T, C)
-        return lm_head is null ? nn.functional.linear(h, model.EmbeddingWeight) : lm_head.call(h);  // (B, T, V)
+        return Head(h);                                                                   // (B, T, V)
     }
+
+    /// <summary>Logits from input embeddings (B, T, C) instead of ids.</summary>
+    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? sequenceIds = null, KVCache? cache = null)
+    {
+        using var h = model.ForwardEmbeddings(inputsEmbeds, sequenceIds, cache);
+        return Head(h);
+    }
+
+    private Tensor Head(Tensor h) => lm_head is null ? nn.functional.linear(h, model.EmbeddingWeight) : lm_head.call(h);
 
     /// <summary>
     /// Sum of next-token cross-entropies over labelled positions and their count; the model shifts the labels

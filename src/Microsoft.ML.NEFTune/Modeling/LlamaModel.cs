@@ -50,9 +50,18 @@ public sealed class LlamaModel : nn.Module
         var h = embed_tokens.call(inputIds);                                            // (B, T, C)
         if (training && EmbeddingNoise is not null)
             h = EmbeddingNoise.Apply(h, sequenceIds?.narrow(1, past, T));             // NEFTune: x + δ
-        var positions = AttentionMasks.Positions(inputIds, sequenceIds, past);         // (B, T)
+        return ForwardEmbeddings(h, sequenceIds, cache).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The decoder stack from input embeddings (B, T, C) (HF <c>inputs_embeds</c>); no noise is added here.</summary>
+    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? sequenceIds = null, KVCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        long B = inputsEmbeds.shape[0], T = inputsEmbeds.shape[1], past = cache?.Length ?? 0;
+        var h = inputsEmbeds;
+        var positions = AttentionMasks.Positions(B, T, sequenceIds, past, h.device);  // (B, T)
         var (cos, sin) = rotary.Compute(positions, h.dtype);                            // (B, 1, T, hs)
-        var mask = AttentionMasks.Build(sequenceIds, T, past, inputIds.device);        // (B, 1, T, S) or null
+        var mask = AttentionMasks.Build(sequenceIds, T, past, h.device);               // (B, 1, T, S) or null
         foreach (var layer in layers)
             h = layer.forward(h, cos, sin, mask, cache);
         cache?.Advance(T);
@@ -65,7 +74,8 @@ public sealed class LlamaModel : nn.Module
         var weight = embedding.get_parameter("weight") ?? throw new ArgumentException("The embedding must have a parameter named 'weight'.", nameof(embedding));
         if (!weight.shape.SequenceEqual(new long[] { Config.VocabSize, Config.HiddenSize }))
             throw new ArgumentException($"The embedding weight must be ({Config.VocabSize}, {Config.HiddenSize}).", nameof(embedding));
+        embedding.train(training);
         embed_tokens = embedding;
-        register_module("embed_tokens", embedding);
+        SubmoduleSlot.Replace(this, "embed_tokens", embedding);
     }
 }
