@@ -7,10 +7,10 @@ namespace Microsoft.ML.NEFTune.Modeling;
 /// <summary>Multi-head causal self-attention with rotary positions and grouped key/value heads.</summary>
 public sealed class LlamaAttention : nn.Module
 {
-    private readonly Linear q_proj;
-    private readonly Linear k_proj;
-    private readonly Linear v_proj;
-    private readonly Linear o_proj;
+    private nn.Module<Tensor, Tensor> q_proj;
+    private nn.Module<Tensor, Tensor> k_proj;
+    private nn.Module<Tensor, Tensor> v_proj;
+    private nn.Module<Tensor, Tensor> o_proj;
     private readonly int nh, nkv, hs, layer;
 
     public LlamaAttention(LlamaConfig config, int layerIndex) : base(nameof(LlamaAttention))

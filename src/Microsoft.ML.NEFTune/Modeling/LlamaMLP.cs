@@ -7,9 +7,9 @@ namespace Microsoft.ML.NEFTune.Modeling;
 /// <summary>SwiGLU feed-forward: <c>down(silu(gate(x)) · up(x))</c>.</summary>
 public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
 {
-    private readonly Linear gate_proj;
-    private readonly Linear up_proj;
-    private readonly Linear down_proj;
+    private nn.Module<Tensor, Tensor> gate_proj;
+    private nn.Module<Tensor, Tensor> up_proj;
+    private nn.Module<Tensor, Tensor> down_proj;
 
     public LlamaMLP(LlamaConfig config) : base(nameof(LlamaMLP))
     {

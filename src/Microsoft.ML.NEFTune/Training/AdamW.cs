@@ -44,9 +44,9 @@ public sealed class AdamW : IDisposable
         using var _ = no_grad();
         foreach (var (name, p, decay) in parameters)
         {
-            var g = p.grad;
-            if (g is null) continue;
             using var scope = NewDisposeScope();
+            var g = p.grad;                                         // a new handle each read: disposed with the scope
+            if (g is null) continue;
             if (!state.TryGetValue(name, out var s))
             {
                 s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
@@ -62,6 +62,7 @@ public sealed class AdamW : IDisposable
 
     public void ZeroGrad()
     {
+        using var scope = NewDisposeScope();
         foreach (var (_, p, _) in parameters) p.grad?.zero_();
     }
 

@@ -33,10 +33,11 @@ internal sealed class BFloat16Compute : IDisposable
     public void AccumulateGradientsIntoMaster()
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope();
         foreach (var (master, copy) in pairs)
         {
             if (copy.grad is null) continue;
-            if (master.grad is null) master.grad = copy.grad.to_type(ScalarType.Float32);
+            if (master.grad is null) master.grad = copy.grad.to_type(ScalarType.Float32).DetachFromDisposeScope();
             else master.grad.add_(copy.grad);
             copy.grad.zero_();
         }

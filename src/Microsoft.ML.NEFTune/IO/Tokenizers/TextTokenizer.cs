@@ -1,13 +1,166 @@
 namespace Microsoft.ML.NEFTune.IO.Tokenizers;
 
+/// <summary>
+/// Product-level tokenizer abstraction used by the trainer, generation and the command line.
+/// </summary>
+/// <remarks>
+/// <see cref="Encode"/> never adds BOS/EOS; callers add <see cref="BosId"/>/<see cref="EosId"/> themselves,
+/// guided by <see cref="AddBosToken"/> and <see cref="AddEosToken"/>.
+/// </remarks>
 public abstract class TextTokenizer
 {
+    /// <summary>The SentencePiece model file name looked for in a tokenizer directory.</summary>
+    public const string SentencePieceFileName = "tokenizer.model";
+
+    /// <summary>The Hugging Face tokenizer file name looked for in a tokenizer directory.</summary>
+    public const string HuggingFaceFileName = "tokenizer.json";
+
+    /// <summary>Initializes a tokenizer that was not loaded from a file (<see cref="SourcePath"/> is empty).</summary>
+    protected TextTokenizer()
+        : this(string.Empty)
+    {
+    }
+
+    /// <summary>Initializes the tokenizer with the file it was loaded from.</summary>
+    protected TextTokenizer(string sourcePath)
+    {
+        SourcePath = sourcePath ?? throw new ArgumentNullException(nameof(sourcePath));
+    }
+
+    /// <summary>Number of token ids (the largest id plus one).</summary>
     public abstract int VocabularySize { get; }
+
+    /// <summary>The beginning-of-sequence token id, when the tokenizer has one.</summary>
     public abstract int? BosId { get; }
+
+    /// <summary>The end-of-sequence token id, when the tokenizer has one.</summary>
     public abstract int? EosId { get; }
+
+    /// <summary>The padding token id, when the tokenizer has one.</summary>
     public virtual int? PadId => null;
+
+    /// <summary>Whether sequences fed to the model start with <see cref="BosId"/> (from <c>tokenizer_config.json</c> when present).</summary>
     public bool AddBosToken { get; protected set; } = true;
+
+    /// <summary>Whether sequences fed to the model end with <see cref="EosId"/> (from <c>tokenizer_config.json</c> when present).</summary>
+    public bool AddEosToken { get; protected set; }
+
+    /// <summary>The <c>chat_template</c> of <c>tokenizer_config.json</c>, kept verbatim.</summary>
+    public string? ChatTemplate { get; protected set; }
+
+    /// <summary>The tokenizer file this instance was loaded from, so that a saved model can copy it.</summary>
+    public string SourcePath { get; }
+
+    /// <summary>The <c>tokenizer_config.json</c> that was read beside <see cref="SourcePath"/>, or null when there was none.</summary>
+    public string? ConfigPath { get; protected set; }
+
+    /// <summary>Encodes text to token ids. No BOS/EOS is added.</summary>
     public abstract IReadOnlyList<int> Encode(string text);
+
+    /// <summary>Decodes token ids to text; special tokens (BOS, EOS, PAD and other control tokens) produce no text.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An id is outside <c>[0, VocabularySize)</c>.</exception>
     public abstract string Decode(IEnumerable<int> ids);
-    public static TextTokenizer Load(string path) => throw new NotImplementedException();
+
+    /// <summary>
+    /// The text of a single token id as it appears when appended to a decoded stream (a leading word
+    /// boundary is a space; special tokens give an empty string), or null when the id is out of range.
+    /// A byte token that is only part of a multi-byte UTF-8 character gives U+FFFD; to stream such
+    /// characters exactly, decode the accumulated ids and emit the new suffix.
+    /// </summary>
+    public abstract string? IdToPiece(int id);
+
+    /// <summary>The id of a token given by its exact vocabulary string (for example <c>"&lt;/s&gt;"</c>), or null when there is none.</summary>
+    public virtual int? TokenToId(string token) => null;
+
+    /// <summary>
+    /// Loads a tokenizer from a <c>tokenizer.model</c> (SentencePiece) file, a <c>tokenizer.json</c>
+    /// (Hugging Face byte-level BPE) file, or a directory that contains one of them. When a directory has
+    /// both, the SentencePiece model is used if it is one this library can serve. A
+    /// <c>tokenizer_config.json</c> beside the file supplies <see cref="AddBosToken"/>,
+    /// <see cref="AddEosToken"/>, the special token strings and <see cref="ChatTemplate"/>.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The path does not exist, or the directory holds no tokenizer file.</exception>
+    /// <exception cref="TokenizerFormatException">The tokenizer file cannot be used.</exception>
+    public static TextTokenizer Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+
+        if (Directory.Exists(path))
+        {
+            string model = Path.Combine(path, SentencePieceFileName);
+            string json = Path.Combine(path, HuggingFaceFileName);
+            bool hasModel = File.Exists(model);
+            bool hasJson = File.Exists(json);
+
+            if (hasModel && !hasJson)
+            {
+                return SentencePieceTokenizer.FromFile(model);
+            }
+
+            if (hasJson && !hasModel)
+            {
+                return ByteLevelBpeTokenizer.FromFile(json);
+            }
+
+            if (hasModel && hasJson)
+            {
+                TokenizerFormatException modelProblem;
+                try
+                {
+                    return SentencePieceTokenizer.FromFile(model);
+                }
+                catch (TokenizerFormatException ex)
+                {
+                    modelProblem = ex;
+                }
+
+                try
+                {
+                    return ByteLevelBpeTokenizer.FromFile(json);
+                }
+                catch (TokenizerFormatException ex)
+                {
+                    throw new TokenizerFormatException(
+                        path,
+                        $"neither tokenizer file can be used: {modelProblem.Message} {ex.Message}",
+                        new AggregateException(modelProblem, ex));
+                }
+            }
+
+            throw new FileNotFoundException(
+                $"The directory '{Path.GetFullPath(path)}' contains neither '{SentencePieceFileName}' nor '{HuggingFaceFileName}'.",
+                model);
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Tokenizer file or directory '{Path.GetFullPath(path)}' does not exist.", path);
+        }
+
+        return string.Equals(Path.GetExtension(path), ".json", StringComparison.OrdinalIgnoreCase)
+            ? ByteLevelBpeTokenizer.FromFile(path)
+            : SentencePieceTokenizer.FromFile(path);
+    }
+
+    /// <summary>Applies the settings of a <c>tokenizer_config.json</c> common to every tokenizer kind.</summary>
+    internal void ApplyConfig(TokenizerConfig? config, bool defaultAddBos, bool defaultAddEos)
+    {
+        AddBosToken = config?.AddBosToken ?? defaultAddBos;
+        AddEosToken = config?.AddEosToken ?? defaultAddEos;
+        ChatTemplate = config?.ChatTemplate;
+        ConfigPath = config?.FilePath;
+    }
+
+    /// <summary>Throws <see cref="FileNotFoundException"/> naming <paramref name="path"/> when it does not exist.</summary>
+    internal static string RequireFile(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string fullPath = Path.GetFullPath(path);
+        if (!File.Exists(fullPath))
+        {
+            throw new FileNotFoundException($"Tokenizer file '{fullPath}' does not exist.", fullPath);
+        }
+
+        return fullPath;
+    }
 }
