@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.ML.NEFTune.IO.Tokenizers;
 using Microsoft.ML.NEFTune.Modeling;
 
 namespace Microsoft.ML.NEFTune.Cli;
@@ -53,7 +54,7 @@ public static class CliErrors
 
     /// <summary>Bad input rather than a failure of the program: exit code 2.</summary>
     public static bool IsUsageError(Exception e) =>
-        e is CliUsageException or ModelFormatException or FileNotFoundException or DirectoryNotFoundException;
+        e is CliUsageException or ModelFormatException or TokenizerFormatException or FileNotFoundException or DirectoryNotFoundException;
 
     private static string Describe(Exception e, bool verbose) =>
         IsUsageError(e) ? e.Message
@@ -67,6 +68,6 @@ public static class CliErrors
     /// <summary>Whether an exception raised while reading a user-supplied file means the file is unusable.</summary>
     public static bool IsInvalidInput(Exception e) =>
         e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or JsonException
-            or ArgumentException or NotSupportedException or ModelFormatException or KeyNotFoundException
+            or ArgumentException or NotSupportedException or ModelFormatException or TokenizerFormatException or KeyNotFoundException
             or IndexOutOfRangeException or EndOfStreamException;
 }

@@ -10,7 +10,7 @@ namespace Microsoft.ML.NEFTune.Cli;
 public static class CliInputs
 {
     /// <summary>Standard tokenizer file names, in order of preference.</summary>
-    public static readonly string[] TokenizerFileNames = { "tokenizer.json", "tokenizer.model" };
+    public static readonly string[] TokenizerFileNames = { TextTokenizer.SentencePieceFileName, TextTokenizer.HuggingFaceFileName };
 
     /// <summary>JSON output: compact, non-ASCII text unescaped.</summary>
     public static readonly JsonSerializerOptions Json = new()
@@ -59,6 +59,10 @@ public static class CliInputs
         {
             return TextTokenizer.Load(path);
         }
+        catch (TokenizerFormatException e)
+        {
+            throw new CliUsageException($"{option}: {e.Message}", e);
+        }
         catch (Exception e) when (CliErrors.IsInvalidInput(e))
         {
             throw new CliUsageException($"{option}: cannot load tokenizer {path}: {e.Message}", e);
@@ -75,15 +79,9 @@ public static class CliInputs
         : Path.GetFileName(modelPath) == "config.json" ? Path.GetDirectoryName(Path.GetFullPath(modelPath))
         : null;
 
-    /// <summary>The standard name of a tokenizer file: <c>tokenizer.json</c> for JSON, else <c>tokenizer.model</c>.</summary>
-    public static string StandardTokenizerName(string file)
-    {
-        var extension = Path.GetExtension(file).ToLowerInvariant();
-        if (extension == ".json") return "tokenizer.json";
-        if (extension == ".model") return "tokenizer.model";
-        using var stream = File.OpenRead(file);
-        int b;
-        while ((b = stream.ReadByte()) is ' ' or '\t' or '\r' or '\n' or 0xEF or 0xBB or 0xBF) { }
-        return b == '{' ? "tokenizer.json" : "tokenizer.model";
-    }
+    /// <summary>The standard name of a tokenizer file, as <see cref="TextTokenizer.Load"/> reads it: <c>tokenizer.json</c> for <c>.json</c>, else <c>tokenizer.model</c>.</summary>
+    public static string StandardTokenizerName(string file) =>
+        string.Equals(Path.GetExtension(file), ".json", StringComparison.OrdinalIgnoreCase)
+            ? TextTokenizer.HuggingFaceFileName
+            : TextTokenizer.SentencePieceFileName;
 }

@@ -139,9 +139,9 @@ public static class InitCommand
             HuggingFaceCheckpoint.Save(model, outDir, tokenizerIsDirectory ? tokenizerPath : null);
             if (!tokenizerIsDirectory)
             {
-                var target = Path.Combine(outDir, CliInputs.StandardTokenizerName(tokenizerPath));
-                if (Path.GetFullPath(target) != Path.GetFullPath(tokenizerPath))
-                    File.Copy(tokenizerPath, target, overwrite: true);
+                CopyInto(outDir, tok.SourcePath, CliInputs.StandardTokenizerName(tok.SourcePath));
+                if (tok.ConfigPath is string tokenizerConfig)
+                    CopyInto(outDir, tokenizerConfig, "tokenizer_config.json");
             }
 
             var inv = CultureInfo.InvariantCulture;
@@ -152,5 +152,12 @@ public static class InitCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    private static void CopyInto(string directory, string source, string name)
+    {
+        var target = Path.Combine(directory, name);
+        if (Path.GetFullPath(target) != Path.GetFullPath(source))
+            File.Copy(source, target, overwrite: true);
     }
 }
