@@ -1,57 +1,124 @@
 namespace Microsoft.ML.NEFTune.Data;
 
-/// <summary>Seeded, platform-independent batch order per epoch, optionally grouped by length to cut padding.</summary>
+/// <summary>
+/// Splits rows into batches, epoch after epoch. The order of epoch e depends only on (seed, e), through a
+/// SplitMix64 Fisher–Yates shuffle, so it is the same on every run and platform and a run resumed at a
+/// <see cref="SamplerState"/> sees exactly the batches an uninterrupted run would. With
+/// <see cref="BatchSamplerOptions.GroupByLength"/>, the shuffled rows are cut into mega-batches, each sorted by
+/// length (longest first), split into batches, and the batch order is shuffled with the batch holding the
+/// longest row moved to the front (so memory peaks at the first step).
+/// </summary>
 public sealed class BatchSampler
 {
     private readonly int[] lengths;
-    private readonly int batchSize;
-    private readonly long seed;
-    private readonly bool groupByLength;
 
-    public BatchSampler(int[] lengths, int batchSize, long seed, bool groupByLength)
+    /// <param name="lengths">Length of each row (only used to group by length).</param>
+    /// <param name="options">Batch size, seed and grouping; null for the defaults.</param>
+    public BatchSampler(IReadOnlyList<int> lengths, BatchSamplerOptions? options = null)
     {
-        this.lengths = lengths; this.batchSize = batchSize; this.seed = seed; this.groupByLength = groupByLength;
+        ArgumentNullException.ThrowIfNull(lengths);
+        Options = options ?? new BatchSamplerOptions();
+        Options.Validate();
+        this.lengths = lengths.ToArray();
+        int full = lengths.Count / Options.BatchSize;
+        BatchesPerEpoch = Options.DropLast || lengths.Count % Options.BatchSize == 0 ? full : full + 1;
     }
 
+    /// <param name="lengths">Length of each row.</param>
+    /// <param name="batchSize">Rows per batch.</param>
+    /// <param name="seed">The shuffle seed.</param>
+    /// <param name="groupByLength">Batch rows of similar length together.</param>
+    public BatchSampler(IReadOnlyList<int> lengths, int batchSize, long seed, bool groupByLength = false)
+        : this(lengths, new BatchSamplerOptions { BatchSize = batchSize, Seed = seed, GroupByLength = groupByLength })
+    {
+    }
+
+    /// <param name="count">Number of rows (without length grouping).</param>
+    /// <param name="options">Batch size and seed; null for the defaults.</param>
+    public BatchSampler(int count, BatchSamplerOptions? options = null)
+        : this(Enumerable.Repeat(1, count >= 0 ? count : throw new ArgumentOutOfRangeException(nameof(count), count, "The row count must not be negative.")).ToArray(), options)
+    {
+    }
+
+    /// <summary>The settings.</summary>
+    public BatchSamplerOptions Options { get; }
+
+    /// <summary>Rows sampled from.</summary>
+    public int RowCount => lengths.Length;
+
+    /// <summary>Batches in every epoch (0 when there are no rows, or too few for one batch with <see cref="BatchSamplerOptions.DropLast"/>).</summary>
+    public int BatchesPerEpoch { get; }
+
+    /// <summary>The position of global step <paramref name="step"/> (0-based batches since the start).</summary>
+    public SamplerState StateAtStep(long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        if (BatchesPerEpoch == 0) throw new InvalidOperationException("The sampler has no batches.");
+        return new SamplerState(checked((int)(step / BatchesPerEpoch)), (int)(step % BatchesPerEpoch));
+    }
+
+    /// <summary>The batches of epoch <paramref name="epoch"/>, in order.</summary>
     public IReadOnlyList<int[]> Batches(int epoch)
     {
-        var rng = new SplitMix64((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch);
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        var rng = new SplitMix64(SplitMix64.Derive(Options.Seed, epoch));
         var order = Enumerable.Range(0, lengths.Length).ToArray();
-        rng.Shuffle(order);
-        if (groupByLength)
+        if (Options.Shuffle) rng.Shuffle(order);
+        if (Options.GroupByLength) order = SortWithinMegaBatches(order);
+
+        int B = Options.BatchSize;
+        var batches = new List<int[]>(BatchesPerEpoch);
+        for (int start = 0; start < order.Length && batches.Count < BatchesPerEpoch; start += B)
+            batches.Add(order[start..Math.Min(start + B, order.Length)]);
+
+        if (Options.GroupByLength && batches.Count > 1)
         {
-            int mega = batchSize * 50;
-            for (int start = 0; start < order.Length; start += mega)
-                Array.Sort(order, start, Math.Min(mega, order.Length - start), Comparer<int>.Create((a, b) => lengths[b].CompareTo(lengths[a]) is var c && c != 0 ? c : a.CompareTo(b)));
-        }
-        var batches = new List<int[]>();
-        for (int i = 0; i < order.Length; i += batchSize) batches.Add(order[i..Math.Min(order.Length, i + batchSize)]);
-        if (groupByLength)
-        {
-            var shuffled = batches.ToArray();
-            rng.Shuffle(shuffled);
-            return shuffled;
+            if (Options.Shuffle) rng.Shuffle(batches);
+            int longest = 0;
+            for (int i = 1; i < batches.Count; i++)
+                if (batches[i].Max(r => lengths[r]) > batches[longest].Max(r => lengths[r])) longest = i;
+            (batches[0], batches[longest]) = (batches[longest], batches[0]);
         }
         return batches;
     }
 
-    private sealed class SplitMix64(ulong state)
+    /// <summary>
+    /// Batches from <paramref name="state"/> on, through the rest of that epoch and on into the following ones
+    /// without end (none when an epoch has no batch); take as many as needed.
+    /// </summary>
+    public IEnumerable<SampledBatch> From(SamplerState state)
     {
-        public ulong Next()
-        {
-            ulong z = state += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
+        if (state.Epoch < 0 || state.BatchIndex < 0 || state.BatchIndex > BatchesPerEpoch)
+            throw new ArgumentOutOfRangeException(nameof(state), state, $"The sampler state must have a non-negative epoch and a batch index in 0..{BatchesPerEpoch}.");
+        return Enumerate(state);
+    }
 
-        public void Shuffle<T>(T[] items)
+    private IEnumerable<SampledBatch> Enumerate(SamplerState state)
+    {
+        if (BatchesPerEpoch == 0) yield break;
+        for (int epoch = state.Epoch, first = state.BatchIndex; ; epoch++, first = 0)
         {
-            for (int i = items.Length - 1; i > 0; i--)
+            var batches = Batches(epoch);
+            for (int i = first; i < batches.Count; i++)
             {
-                int j = (int)(Next() % (ulong)(i + 1));
-                (items[i], items[j]) = (items[j], items[i]);
+                var next = i + 1 < batches.Count ? new SamplerState(epoch, i + 1) : new SamplerState(epoch + 1, 0);
+                yield return new SampledBatch(new SamplerState(epoch, i), batches[i], next);
             }
         }
+    }
+
+    private int[] SortWithinMegaBatches(int[] order)
+    {
+        int multiplier = Options.MegaBatchMultiplier ?? Math.Max(1, Math.Min(order.Length / (4 * Options.BatchSize), 50));
+        int size = multiplier * Options.BatchSize;
+        var sorted = new int[order.Length];
+        for (int start = 0; start < order.Length; start += size)
+        {
+            var mega = order[start..Math.Min(start + size, order.Length)];
+            var byLength = mega.Select((row, position) => (row, position))
+                .OrderByDescending(p => lengths[p.row]).ThenBy(p => p.position).Select(p => p.row).ToArray();
+            byLength.CopyTo(sorted, start);
+        }
+        return sorted;
     }
 }

@@ -5,6 +5,11 @@ using TorchSharp;
 
 namespace Microsoft.ML.NEFTune.Tests.Training;
 
+/// <summary>Runs alone: the working set is process-wide, so parallel tests would blur it.</summary>
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MemoryTestCollection;
+
+[Collection(nameof(MemoryTests))]
 public class MemoryTests
 {
     [Fact]

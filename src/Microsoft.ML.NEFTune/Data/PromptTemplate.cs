@@ -1,0 +1,68 @@
+namespace Microsoft.ML.NEFTune.Data;
+
+/// <summary>
+/// Turns an <see cref="InstructionExample"/> into the text the model sees, split into prompt and target
+/// segments. Every assistant turn (the output of an Alpaca-style example) is a target, closed by an end-of-sequence
+/// token. Built-in templates: <c>alpaca</c>, <c>llama2-chat</c>, <c>chatml</c>, <c>vicuna</c>; a custom one comes
+/// from <see cref="FromString"/> or <see cref="FromFile"/>.
+/// </summary>
+public abstract class PromptTemplate
+{
+    /// <summary>Names accepted by <see cref="Get"/>.</summary>
+    public static IReadOnlyList<string> BuiltInNames { get; } = new[] { AlpacaTemplate.TemplateName, Llama2ChatTemplate.TemplateName, ChatMLTemplate.TemplateName, VicunaTemplate.TemplateName };
+
+    /// <summary>The template's name.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>The whole example as ordered segments: prompts, targets and control tokens.</summary>
+    public abstract IReadOnlyList<TemplateSegment> Render(InstructionExample example);
+
+    /// <summary>
+    /// The segments of the prompt a model answers at generation time: the example without its final response,
+    /// ending where the response would begin.
+    /// </summary>
+    public IReadOnlyList<TemplateSegment> RenderPromptSegments(InstructionExample example)
+    {
+        ArgumentNullException.ThrowIfNull(example);
+        var segments = Render(example.WithoutFinalResponse()).ToList();
+        while (segments.Count > 0 && segments[^1].IsTarget) segments.RemoveAt(segments.Count - 1);
+        return segments;
+    }
+
+    /// <summary>
+    /// The prompt for generation as text (control tokens inside earlier turns are left out; use
+    /// <see cref="ExampleTokenizer.EncodePrompt"/> for ids that include them).
+    /// </summary>
+    public string RenderPrompt(InstructionExample example) => string.Concat(RenderPromptSegments(example).Select(s => s.Text));
+
+    /// <summary>A built-in template by name (case-insensitive).</summary>
+    /// <exception cref="ArgumentException">The name is not one of <see cref="BuiltInNames"/>.</exception>
+    public static PromptTemplate Get(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return name.Trim().ToLowerInvariant() switch
+        {
+            AlpacaTemplate.TemplateName => new AlpacaTemplate(),
+            Llama2ChatTemplate.TemplateName => new Llama2ChatTemplate(),
+            ChatMLTemplate.TemplateName => new ChatMLTemplate(),
+            VicunaTemplate.TemplateName => new VicunaTemplate(),
+            _ => throw new ArgumentException($"Unknown prompt template '{name}'. Known templates: {string.Join(", ", BuiltInNames)}; or give a template file.", nameof(name)),
+        };
+    }
+
+    /// <summary>A custom template from text; see <see cref="CustomTemplate"/> for the placeholders.</summary>
+    public static PromptTemplate FromString(string template, string? noInputTemplate = null) => new CustomTemplate(template, noInputTemplate);
+
+    /// <summary>A custom template from a file; see <see cref="CustomTemplate.Load"/> for the file format.</summary>
+    public static PromptTemplate FromFile(string path) => CustomTemplate.Load(path);
+
+    /// <summary>A template by built-in name, or else from the file at that path.</summary>
+    public static PromptTemplate Resolve(string nameOrPath)
+    {
+        ArgumentNullException.ThrowIfNull(nameOrPath);
+        return BuiltInNames.Contains(nameOrPath.Trim().ToLowerInvariant()) || !File.Exists(nameOrPath) ? Get(nameOrPath) : FromFile(nameOrPath);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
