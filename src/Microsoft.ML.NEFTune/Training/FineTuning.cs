@@ -11,8 +11,13 @@ namespace Microsoft.ML.NEFTune.Training;
 /// </summary>
 public static class FineTuning
 {
+    /// <param name="request">What to tune on what.</param>
+    /// <param name="progress">Reports after each logged step and evaluation.</param>
+    /// <param name="cancellationToken">Stops at the next step boundary and writes a checkpoint.</param>
+    /// <param name="log">Receives one-line notes about the data.</param>
+    /// <param name="before">Called with the loaded, untrained model (e.g. to sample generations before training).</param>
     public static FineTuningResult Run(FineTuningRequest request, IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default, Action<string>? log = null)
+        CancellationToken cancellationToken = default, Action<string>? log = null, Action<FineTuningResult>? before = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Training.Validate();
@@ -27,7 +32,7 @@ public static class FineTuning
         var exampleTokenizer = new ExampleTokenizer(tokenizer, template, tokenizerOptions);
         TokenizationResult train;
         TokenizationResult? validation = null;
-        IReadOnlyList<InstructionExample> validationExamples = Array.Empty<InstructionExample>();
+        IReadOnlyList<InstructionExample> validationExamples = Array.Empty<InstructionExample>(), trainingExamples = Array.Empty<InstructionExample>();
         if (data.Format == DataFormat.Text)
         {
             var (trainDocs, valDocs) = request.ValidationSplit > 0 ? DatasetSplit.Split(data.Documents, request.ValidationSplit, request.Training.Seed) : (data.Documents, Array.Empty<PlainText>());
@@ -43,6 +48,7 @@ public static class FineTuning
             train = exampleTokenizer.Tokenize(trainExamples);
             if (valExamples.Count > 0) validation = exampleTokenizer.Tokenize(valExamples);
             validationExamples = valExamples;
+            trainingExamples = trainExamples;
         }
         log?.Invoke($"Training examples: {train.Report}");
         if (validation is not null) log?.Invoke($"Validation examples: {validation.Report}");
@@ -54,8 +60,9 @@ public static class FineTuning
         using var trainer = new NeftuneTrainer(model, train.Examples, validation?.Examples, request.Training,
             padId: tokenizer.PadId ?? 0, tokenizerDirectory: TokenizerDirectory(tokenizer));
         if (request.ResumeFrom is not null) trainer.ResumeFrom(request.ResumeFrom);
-        var result = trainer.Train(progress, cancellationToken);
-        return new FineTuningResult(model, tokenizer, template, train.Report, validation?.Report, result, validationExamples);
+        var run = new FineTuningResult(model, tokenizer, template, train.Report, validation?.Report, new TrainingResult(), trainingExamples, validationExamples);
+        before?.Invoke(run);
+        return run with { Training = trainer.Train(progress, cancellationToken) };
     }
 
     /// <summary>The tokenizer at <paramref name="tokenizerPath"/>, else the one in the model directory.</summary>

@@ -47,7 +47,7 @@ public sealed class NeftuneTrainer : IDisposable
         this.tokenizerDirectory = tokenizerDirectory;
         var device = new Device(options.Device);
         model.to(ScalarType.Float32).to(device);
-        train = new TrainingBatches(trainExamples, options.BatchSize, options.Seed, options.GroupByLength, padId, shuffle: true);
+        train = new TrainingBatches(trainExamples, options.BatchSize, options.Seed, options.GroupByLength, padId, shuffle: true, options.PackingLength);
         if (validationExamples is { Count: > 0 })
             validation = new TrainingBatches(validationExamples, options.BatchSize, options.Seed, false, padId, shuffle: false);
         if (options.NoiseOffTrainSampleSize > 0)
@@ -117,6 +117,7 @@ public sealed class NeftuneTrainer : IDisposable
                 if ((options.EvalSteps > 0 && state.GlobalStep % options.EvalSteps == 0) || (options.EvalSteps == 0 && epochEnd) || last)
                 {
                     (lastVal, lastNoiseOff) = Evaluate(history, progress);
+                    logClock.Restart();                                   // evaluation time is not training throughput
                     if (options.EarlyStoppingPatience > 0 && state.EvaluationsWithoutImprovement >= options.EarlyStoppingPatience) stoppedEarly = true;
                 }
                 if (options.OutputDirectory is not null && ((options.SaveSteps > 0 && state.GlobalStep % options.SaveSteps == 0) || last || stoppedEarly))
@@ -209,26 +210,7 @@ public sealed class NeftuneTrainer : IDisposable
     }
 
     /// <summary>Per-token loss of <paramref name="data"/> in evaluation mode (no noise).</summary>
-    public double MeanLoss(TrainingBatches data)
-    {
-        bool wasTraining = model.training;
-        model.eval();
-        try
-        {
-            using var _ = no_grad();
-            double sum = 0; long tokens = 0;
-            for (int i = 0; i < data.BatchCount; i++)
-            {
-                using var scope = NewDisposeScope();
-                var batch = data.Batch(0, i);
-                var (ids, labels, seq) = batch.ToTensors(model.Model.EmbeddingWeight.device);
-                var (loss, count) = model.LossSum(model.forward(ids, seq), labels);
-                sum += loss.ToDouble(); tokens += count;
-            }
-            return sum / Math.Max(1, tokens);
-        }
-        finally { model.train(wasTraining); }
-    }
+    public double MeanLoss(TrainingBatches data) => Evaluation.MeanLoss(model, data);
 
     private void SaveCheckpoint()
     {

@@ -60,6 +60,12 @@ public sealed record TrainingOptions
     /// <summary>Training examples (a fixed seeded sample) on which the noise-off training loss is measured at each evaluation. Default 64.</summary>
     public int NoiseOffTrainSampleSize { get; init; } = 64;
 
+    /// <summary>
+    /// Pack several short examples into rows of up to this many tokens (attention stays inside each example, and
+    /// per-sequence noise uses each example's own length); null = one example per row. Default null.
+    /// </summary>
+    public int? PackingLength { get; init; }
+
     /// <summary>Sort examples by length within mega-batches to cut padding. Default true.</summary>
     public bool GroupByLength { get; init; } = true;
 
@@ -96,6 +102,7 @@ public sealed record TrainingOptions
         Check(SaveTotalLimit >= 0, nameof(SaveTotalLimit), SaveTotalLimit, "must be >= 0");
         Check(LoggingSteps > 0, nameof(LoggingSteps), LoggingSteps, "must be positive");
         Check(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be >= 0");
+        Check(PackingLength is null or > 1, nameof(PackingLength), PackingLength!, "must be at least 2");
         Check(NoiseOffTrainSampleSize >= 0, nameof(NoiseOffTrainSampleSize), NoiseOffTrainSampleSize, "must be >= 0");
     }
 }
