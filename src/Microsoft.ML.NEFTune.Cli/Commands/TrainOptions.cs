@@ -12,7 +12,7 @@ internal sealed class TrainOptions
 
     public Option<string> Model { get; } = new("--model", "-m") { Description = "Model to fine-tune: a Hugging Face directory or a llama2.c .bin file.", Required = true, HelpName = "PATH" };
     public Option<string?> Tokenizer { get; } = new("--tokenizer", "-t") { Description = "Tokenizer file or directory. Default: the model directory's.", HelpName = "PATH" };
-    public Option<string> Data { get; } = new("--data", "-d") { Description = "Training data: Alpaca/Dolly/ShareGPT/messages JSON or JSONL, or plain text (.txt or JSONL with a text field).", Required = true, HelpName = "FILE" };
+    public Option<string[]> Data { get; } = new("--data", "-d") { Description = "Training data: Alpaca/Dolly/ShareGPT/messages JSON or JSONL, or plain text (.txt or JSONL with a text field). Several files of one layout may follow --data.", Required = true, HelpName = "FILE", AllowMultipleArgumentsPerToken = true };
     public Option<string?> Format { get; } = new Option<string?>("--format") { Description = "Record layout. Default: detected from the fields.", HelpName = "alpaca|dolly|sharegpt|messages|text" }.AcceptOnlyFromAmong("alpaca", "dolly", "sharegpt", "messages", "text");
     public Option<string> Template { get; } = new("--template") { Description = "Prompt template: alpaca, llama2-chat, chatml, vicuna, or a template file.", DefaultValueFactory = _ => "alpaca", HelpName = "NAME|FILE" };
     public Option<string?> ValData { get; } = new("--val-data") { Description = "Validation data file (evaluated with noise off).", HelpName = "FILE" };
@@ -58,7 +58,8 @@ internal sealed class TrainOptions
     {
         var model = CliInputs.RequireModelPath(r.GetValue(Model)!);
         var data = r.GetValue(Data)!;
-        if (!File.Exists(data)) throw new CliUsageException($"--data: file not found: {data}");
+        foreach (var file in data)
+            if (!File.Exists(file)) throw new CliUsageException($"--data: file not found: {file}");
         var valData = r.GetValue(ValData);
         if (valData is not null && !File.Exists(valData)) throw new CliUsageException($"--val-data: file not found: {valData}");
         var resume = r.GetValue(Resume);
@@ -68,7 +69,8 @@ internal sealed class TrainOptions
         {
             ModelPath = model,
             TokenizerPath = r.GetValue(Tokenizer),
-            DataPath = data,
+            DataPath = data[0],
+            AdditionalDataPaths = data.Skip(1).ToArray(),
             Format = r.GetValue(Format) switch
             {
                 null => null, "alpaca" => DataFormat.Alpaca, "dolly" => DataFormat.Dolly, "sharegpt" => DataFormat.ShareGPT, "messages" => DataFormat.Messages, _ => DataFormat.Text,

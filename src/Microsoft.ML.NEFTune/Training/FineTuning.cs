@@ -25,8 +25,7 @@ public static class FineTuning
             throw new ArgumentOutOfRangeException(nameof(request.ValidationSplit), request.ValidationSplit, "ValidationSplit must be in [0, 1).");
         var tokenizer = LoadTokenizer(request.ModelPath, request.TokenizerPath);
         var template = PromptTemplate.Resolve(request.Template);
-        var data = DatasetReader.Read(request.DataPath, request.Format);
-        log?.Invoke($"Read {data.Count} records from {data.Path} ({data.Format}); {data.Skipped.Count} skipped.");
+        var data = ReadAll(request, log);
 
         var tokenizerOptions = new ExampleTokenizerOptions { MaxLength = request.MaxLength, Truncation = request.Truncation, TrainOnPrompt = request.TrainOnPrompt };
         var exampleTokenizer = new ExampleTokenizer(tokenizer, template, tokenizerOptions);
@@ -63,6 +62,21 @@ public static class FineTuning
         var run = new FineTuningResult(model, tokenizer, template, train.Report, validation?.Report, new TrainingResult(), trainingExamples, validationExamples);
         before?.Invoke(run);
         return run with { Training = trainer.Train(progress, cancellationToken) };
+    }
+
+    /// <summary>Reads the training file and any additional ones (which must have the same layout) into one data set.</summary>
+    public static Dataset ReadAll(FineTuningRequest request, Action<string>? log = null)
+    {
+        var parts = new List<Dataset>();
+        foreach (var path in new[] { request.DataPath }.Concat(request.AdditionalDataPaths))
+        {
+            var part = DatasetReader.Read(path, request.Format ?? parts.FirstOrDefault()?.Format);
+            log?.Invoke($"Read {part.Count} records from {part.Path} ({part.Format}); {part.Skipped.Count} skipped.");
+            parts.Add(part);
+        }
+        if (parts.Count == 1) return parts[0];
+        return new Dataset(parts[0].Path, parts[0].Format, parts.Sum(p => p.RecordCount),
+            parts.SelectMany(p => p.Examples).ToList(), parts.SelectMany(p => p.Documents).ToList(), parts.SelectMany(p => p.Skipped).ToList());
     }
 
     /// <summary>The tokenizer at <paramref name="tokenizerPath"/>, else the one in the model directory.</summary>

@@ -14,6 +14,9 @@ public sealed record FineTuningRequest
     /// <summary>Training data file (JSON, JSONL or text).</summary>
     public required string DataPath { get; init; }
 
+    /// <summary>More training files of the same layout, read after <see cref="DataPath"/> (e.g. several text corpora).</summary>
+    public IReadOnlyList<string> AdditionalDataPaths { get; init; } = Array.Empty<string>();
+
     /// <summary>Record layout; null detects it from the fields.</summary>
     public DataFormat? Format { get; init; }
 
