@@ -61,12 +61,29 @@ public sealed class LlamaForCausalLM : nn.Module
         return (loss.MoveToOuterDisposeScope(), count);
     }
 
+    /// <summary>
+    /// The same loss as <see cref="LossSum(Tensor, Tensor)"/> computed from the input ids, sending only labelled
+    /// positions through the output head: with response-only labels most prompt positions never become logits.
+    /// </summary>
+    public (Tensor LossSum, long TokenCount) LossSum(Tensor inputIds, Tensor labels, Tensor? sequenceIds)
+    {
+        using var scope = NewDisposeScope();
+        long C = Config.HiddenSize, T = inputIds.shape[1];
+        var h = model.forward(inputIds, sequenceIds);                                               // (B, T, C)
+        var shiftLabels = labels.narrow(1, 1, T - 1).reshape(-1);                                    // (B·(T-1))
+        var keep = shiftLabels.ne(IgnoreIndex).nonzero().squeeze(1);                                 // (N)
+        long count = keep.shape[0];
+        var hidden = h.narrow(1, 0, T - 1).reshape(-1, C).index_select(0, keep);                    // (N, C)
+        var logits = Head(hidden).to_type(ScalarType.Float32);                                       // (N, V)
+        var loss = nn.functional.cross_entropy(logits, shiftLabels.index_select(0, keep), reduction: nn.Reduction.Sum);
+        return (loss.MoveToOuterDisposeScope(), count);
+    }
+
     /// <summary>Mean next-token cross-entropy over labelled positions.</summary>
     public Tensor Loss(Tensor inputIds, Tensor labels, Tensor? sequenceIds = null)
     {
         using var scope = NewDisposeScope();
-        var logits = forward(inputIds, sequenceIds);
-        var (sum, count) = LossSum(logits, labels);
+        var (sum, count) = LossSum(inputIds, labels, sequenceIds);
         return (sum / Math.Max(count, 1)).MoveToOuterDisposeScope();
     }
 

@@ -24,7 +24,7 @@ public static class Evaluation
             {
                 using var scope = NewDisposeScope();
                 var (ids, labels, seq) = data.Batch(0, i).ToTensors(model.Model.EmbeddingWeight.device);
-                var (loss, count) = model.LossSum(model.forward(ids, seq), labels);
+                var (loss, count) = model.LossSum(ids, labels, seq);
                 sum += loss.ToDouble(); tokens += count;
             }
             return sum / Math.Max(1, tokens);

@@ -165,8 +165,7 @@ public sealed class NeftuneTrainer : IDisposable
         {
             using var scope = NewDisposeScope();
             var (ids, labels, seq) = batch.ToTensors(model.Model.EmbeddingWeight.device);
-            var logits = compute.forward(ids, seq);
-            var (sum, _) = compute.LossSum(logits, labels);
+            var (sum, _) = compute.LossSum(ids, labels, seq);
             (sum / labelled).backward();                       // normalised by the labelled tokens of the whole step
             lossSum += sum.ToDouble();
         }

@@ -1,0 +1,231 @@
+using System.Globalization;
+using Microsoft.ML.NEFTune.Data;
+using Microsoft.ML.NEFTune.IO;
+using Microsoft.ML.NEFTune.IO.Tokenizers;
+using Microsoft.ML.NEFTune.Modeling;
+using Microsoft.ML.NEFTune.Training;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.NEFTune;
+
+/// <summary>
+/// Instruction-tunes a Llama-family causal language model with NEFTune noisy embeddings (arXiv 2310.05914) on the
+/// instruction, optional input and response text columns of an <see cref="IDataView"/>. Create it with
+/// <see cref="NeftuneCatalog.InstructionTuning(NeftuneInstructionTuningOptions)"/>.
+/// </summary>
+/// <remarks>
+/// <para><see cref="Fit(IDataView)"/> reads the rows through a cursor, renders each with the prompt template, trains with
+/// noise added to the token embeddings (loss on the response only), and returns a
+/// <see cref="NeftuneInstructionTuningTransformer"/> that generates responses without noise.</para>
+/// <para>Progress goes to the <see cref="MLContext.Log"/> event; the context's seed is used when
+/// <see cref="NeftuneInstructionTuningOptions.Seed"/> is null; training stops at the next optimizer step when the
+/// context's execution is cancelled or the token given to <see cref="Fit(IDataView, CancellationToken)"/> is.</para>
+/// </remarks>
+/// <example>
+/// <code>
+/// var mlContext = new MLContext(seed: 1);
+/// var estimator = mlContext.Neftune().InstructionTuning(new NeftuneInstructionTuningOptions
+/// {
+///     ModelPath = "models/TinyLlama-1.1B",
+///     ResponseColumnName = "Output",
+/// });
+/// using var model = estimator.Fit(trainData);
+/// Console.WriteLine(model.Generate("Name three primary colors."));
+/// </code>
+/// </example>
+public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstructionTuningTransformer>
+{
+    private readonly MLContext mlContext;
+    private readonly NeftuneInstructionTuningOptions options;
+
+    internal NeftuneInstructionTuningEstimator(MLContext mlContext, NeftuneInstructionTuningOptions options)
+    {
+        this.mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.options = options.Clone();
+    }
+
+    /// <summary>A copy of the settings this estimator was created with.</summary>
+    public NeftuneInstructionTuningOptions Options => options.Clone();
+
+    /// <summary>
+    /// Checks that <paramref name="inputSchema"/> has the instruction, response (and input) text columns, naming the
+    /// first one that is missing or not text, and returns it with the output text column added.
+    /// </summary>
+    /// <param name="inputSchema">Shape of the training data.</param>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        CheckColumns(inputSchema);
+        return NeftuneSchema.AppendText(mlContext, inputSchema, options.OutputColumnName);
+    }
+
+    /// <summary>Trains on <paramref name="input"/> and returns the tuned transformer.</summary>
+    /// <param name="input">Training data with the instruction, response (and input) text columns.</param>
+    public NeftuneInstructionTuningTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
+
+    /// <summary>Trains on <paramref name="input"/> and returns the tuned transformer; <paramref name="cancellationToken"/> stops training at the next step.</summary>
+    /// <param name="input">Training data with the instruction, response (and input) text columns.</param>
+    /// <param name="cancellationToken">Cancels training; <see cref="OperationCanceledException"/> is then thrown.</param>
+    public NeftuneInstructionTuningTransformer Fit(IDataView input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckColumns(input.Schema);
+        if (options.ValidationSet is { } validationView) CheckColumns(validationView.Schema);
+
+        var host = ((IHostEnvironment)mlContext).Register(nameof(NeftuneInstructionTuningEstimator));
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var watcher = new Timer(_ =>
+        {
+            try { if (HostCancellation.IsCanceled(host)) cancellation.Cancel(); }
+            catch (ObjectDisposedException) { }
+        }, null, 100, 100);
+        if (HostCancellation.IsCanceled(host)) cancellation.Cancel();
+        var token = cancellation.Token;
+        using var channel = host.Start("Fit");
+
+        long seed = options.Seed ?? host.Rand.Next();
+        var tokenizer = FineTuning.LoadTokenizer(options.ModelPath!, options.TokenizerPath);
+        var tokenizerFiles = ReadTokenizerFiles(tokenizer);
+        var template = InstructionPrompts.Resolve(options.PromptTemplate);
+        var prompts = new InstructionPrompts(template, tokenizer, options.ToExampleTokenizerOptions());
+
+        TokenizationResult train;
+        TokenizationResult? validation = null;
+        if (options.ValidationSet is { } validationSet)
+        {
+            train = prompts.Tokenize(ReadExamples(input, channel, "training", token));
+            validation = prompts.Tokenize(ReadExamples(validationSet, channel, "validation", token));
+        }
+        else if (options.ValidationFraction > 0)
+        {
+            var (trainRows, validationRows) = DatasetSplit.Split(ReadExamples(input, channel, "training", token).ToList(), options.ValidationFraction, seed);
+            train = prompts.Tokenize(trainRows);
+            validation = prompts.Tokenize(validationRows);
+        }
+        else
+        {
+            train = prompts.Tokenize(ReadExamples(input, channel, "training", token));
+        }
+        token.ThrowIfCancellationRequested();
+        Report(channel, "training", train.Report);
+        if (validation is not null) Report(channel, "validation", validation.Report);
+        if (train.Examples.Count == 0)
+            throw new InvalidOperationException(
+                $"No training example is left: every row needs a non-empty '{options.InstructionColumnName}' and '{options.ResponseColumnName}', and a prompt shorter than MaxLength ({options.MaxLength}) tokens.");
+
+        channel.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
+            "NEFTune instruction tuning: {0} training and {1} validation examples, template {2}, alpha {3}, seed {4}, model {5}",
+            train.Examples.Count, validation?.Examples.Count ?? 0, template.Name, options.NoiseAlpha, seed, options.ModelPath));
+
+        var model = ModelLoader.Load(options.ModelPath!, new ModelLoadOptions { Device = options.Device });
+        try
+        {
+            if (model.Config.VocabSize < tokenizer.VocabularySize)
+                throw new InvalidOperationException($"The tokenizer {tokenizer.SourcePath} has {tokenizer.VocabularySize} tokens but the model {options.ModelPath} only {model.Config.VocabSize}.");
+            int padId = tokenizer.PadId ?? model.Config.PadTokenId ?? tokenizer.EosId ?? 0;
+            TrainingResult result;
+            using (var trainer = new NeftuneTrainer(model, train.Examples, validation?.Examples, options.ToTrainingOptions(seed), padId, FineTuning.TokenizerDirectory(tokenizer)))
+            {
+                if (options.ResumeFromCheckpoint is { } checkpoint) trainer.ResumeFrom(checkpoint);
+                var progress = new SynchronousProgress(p => channel.Info(MessageSensitivity.None, Describe(p)));
+                result = trainer.Train(progress, token);
+            }
+            if (result.Cancelled)
+                throw new OperationCanceledException($"NEFTune instruction tuning was cancelled after {result.Steps} optimizer steps.", token);
+            channel.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
+                "NEFTune instruction tuning finished: {0} steps, train loss {1}, validation loss {2}",
+                result.Steps, Format(result.FinalTrainLoss), Format(result.FinalValidationLoss)));
+            return new NeftuneInstructionTuningTransformer(model, tokenizer, tokenizerFiles, NeftuneTransformerSettings.From(options, template), result);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private void CheckColumns(SchemaShape shape)
+    {
+        NeftuneSchema.RequireText(shape, options.InstructionColumnName, "instruction", nameof(options.InstructionColumnName));
+        if (options.InputColumnName is { } inputName) NeftuneSchema.RequireText(shape, inputName, "input", nameof(options.InputColumnName));
+        NeftuneSchema.RequireText(shape, options.ResponseColumnName, "response", nameof(options.ResponseColumnName));
+    }
+
+    private void CheckColumns(DataViewSchema schema)
+    {
+        NeftuneSchema.RequireText(schema, options.InstructionColumnName, "instruction", nameof(options.InstructionColumnName));
+        if (options.InputColumnName is { } inputName) NeftuneSchema.RequireText(schema, inputName, "input", nameof(options.InputColumnName));
+        NeftuneSchema.RequireText(schema, options.ResponseColumnName, "response", nameof(options.ResponseColumnName));
+    }
+
+    /// <summary>Streams the rows of <paramref name="data"/> through a cursor; rows without an instruction are skipped.</summary>
+    private IEnumerable<InstructionExample> ReadExamples(IDataView data, IChannel channel, string what, CancellationToken token)
+    {
+        var schema = data.Schema;
+        var instructionColumn = schema[options.InstructionColumnName];
+        var responseColumn = schema[options.ResponseColumnName];
+        DataViewSchema.Column? inputColumn = options.InputColumnName is { } name ? schema[name] : null;
+        var active = new List<DataViewSchema.Column> { instructionColumn, responseColumn };
+        if (inputColumn is { } ic) active.Add(ic);
+
+        long rows = 0, skipped = 0;
+        using (var cursor = data.GetRowCursor(active))
+        {
+            var instructionGetter = cursor.GetGetter<ReadOnlyMemory<char>>(instructionColumn);
+            var responseGetter = cursor.GetGetter<ReadOnlyMemory<char>>(responseColumn);
+            var inputGetter = inputColumn is { } c ? cursor.GetGetter<ReadOnlyMemory<char>>(c) : null;
+            ReadOnlyMemory<char> instruction = default, response = default, context = default;
+            while (cursor.MoveNext())
+            {
+                if ((++rows & 63) == 0) token.ThrowIfCancellationRequested();
+                instructionGetter(ref instruction);
+                if (instruction.Span.IsWhiteSpace()) { skipped++; continue; }
+                responseGetter(ref response);
+                if (inputGetter is not null) inputGetter(ref context);
+                yield return InstructionPrompts.Example(instruction.ToString(), inputGetter is null ? null : context.ToString(), response.ToString());
+            }
+        }
+        if (skipped > 0)
+            channel.Warning(MessageSensitivity.None, $"{skipped} of {rows} {what} rows were skipped: the instruction column '{options.InstructionColumnName}' is empty.");
+    }
+
+    private static void Report(IChannel channel, string what, TokenizationReport report)
+    {
+        var message = $"{what} examples: {report}";
+        if (report.Dropped > 0) channel.Warning(MessageSensitivity.None, message);
+        else channel.Info(MessageSensitivity.None, message);
+    }
+
+    /// <summary>The tokenizer files, kept in memory so that the transformer can be saved after the source folder is gone.</summary>
+    internal static Dictionary<string, byte[]> ReadTokenizerFiles(TextTokenizer tokenizer)
+    {
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (string.IsNullOrEmpty(tokenizer.SourcePath)) return files;
+        var name = string.Equals(Path.GetExtension(tokenizer.SourcePath), ".json", StringComparison.OrdinalIgnoreCase)
+            ? TextTokenizer.HuggingFaceFileName : TextTokenizer.SentencePieceFileName;
+        files[name] = File.ReadAllBytes(tokenizer.SourcePath);
+        if (tokenizer.ConfigPath is { } config && File.Exists(config)) files["tokenizer_config.json"] = File.ReadAllBytes(config);
+        var specialTokens = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath))!, "special_tokens_map.json");
+        if (File.Exists(specialTokens)) files["special_tokens_map.json"] = File.ReadAllBytes(specialTokens);
+        return files;
+    }
+
+    private static string Describe(TrainingProgress p)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (p.IsEvaluation)
+            return string.Format(inv, "evaluation at step {0}/{1}: validation loss {2}, train loss without noise {3}", p.Step, p.TotalSteps, Format(p.ValidationLoss), Format(p.TrainLossNoiseOff));
+        return string.Format(inv, "step {0}/{1} epoch {2:F2} loss {3} lr {4:G3} grad norm {5} {6:F0} tokens/s eta {7:hh\\:mm\\:ss}",
+            p.Step, p.TotalSteps, p.Epoch, Format(p.TrainLoss), p.LearningRate ?? 0, Format(p.GradNorm), p.TokensPerSecond ?? 0, p.Eta ?? TimeSpan.Zero);
+    }
+
+    private static string Format(double? value) => value is double v ? v.ToString("F4", CultureInfo.InvariantCulture) : "n/a";
+
+    /// <summary>Reports on the training thread (<see cref="Progress{T}"/> would post to a synchronization context).</summary>
+    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}
