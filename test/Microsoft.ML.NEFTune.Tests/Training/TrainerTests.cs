@@ -117,6 +117,18 @@ public class TrainerTests
     }
 
     [Fact]
+    public void PackedTrainingUsesFewerRowsAndStillLearns()
+    {
+        using var model = TinyModels.Create();
+        var data = TinyModels.PatternExamples(64, seed: 1);
+        var packed = new TrainingBatches(data, 4, 0, false, 0, shuffle: true, packingLength: 64);
+        Assert.True(packed.RowCount < data.Count / 2, $"{packed.RowCount} rows for {data.Count} examples");
+        using var trainer = new NeftuneTrainer(model, data, data, Fast with { Epochs = 20, PackingLength = 64, Noise = new NeftuneOptions { Alpha = 1 } });
+        double before = trainer.MeanLoss(new TrainingBatches(data, 4, 0, false, 0, shuffle: false));
+        Assert.True(trainer.Train().FinalValidationLoss < before - 0.5);
+    }
+
+    [Fact]
     public void InvalidOptionsAreRejectedWithTheirName()
     {
         using var model = TinyModels.Create();
