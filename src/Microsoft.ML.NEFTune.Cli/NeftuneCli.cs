@@ -22,6 +22,10 @@ public static class NeftuneCli
         root.Subcommands.Add(InitCommand.Create(context));
         root.Subcommands.Add(TrainCommand.Create(context));
         root.Subcommands.Add(EvalCommand.Create(context));
+        root.Subcommands.Add(PlotCommand.Create(context));
+        root.Subcommands.Add(CompareCommand.Create(context));
+        root.Subcommands.Add(DownloadCommand.Create(context));
+        root.Subcommands.Add(ChatCommand.Create(context));
         return root;
     }
 

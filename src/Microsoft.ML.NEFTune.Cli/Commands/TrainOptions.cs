@@ -45,13 +45,14 @@ internal sealed class TrainOptions
     public Option<string?> Metrics { get; } = new("--metrics") { Description = "Metrics file (JSON lines). Default: OUT/metrics.jsonl.", HelpName = "FILE" };
     public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
     public Option<int> SamplePrompts { get; } = new Option<int>("--sample-prompts") { Description = "Print greedy generations (repetition penalty 1.2) for N validation prompts before and after training.", DefaultValueFactory = _ => 0, HelpName = "N" }.NonNegative();
-    public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print only the final summary." };
+    public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print only the final summary (no progress bar or step lines)." };
+    public Option<string?> Plot { get; } = new("--plot") { Description = "After training, draw training loss, noise-off training loss and validation loss against steps into this image (.png, .svg or .jpg).", HelpName = "FILE" };
 
     public IEnumerable<Option> All => new Option[]
     {
         Model, Tokenizer, Data, Format, Template, ValData, ValSplit, NoiseAlpha, NoiseScaling, Noise, Epochs, MaxSteps, BatchSize, GradAccum,
         LearningRate, WeightDecay, WarmupRatio, Scheduler, MaxGradNorm, MaxLength, DropLong, TrainOnPrompt, Packing, BFloat16, EvalSteps, SaveSteps,
-        SaveTotalLimit, LoggingSteps, Patience, Seed, Resume, Out, Metrics, Device, SamplePrompts, Quiet,
+        SaveTotalLimit, LoggingSteps, Patience, Seed, Resume, Out, Metrics, Device, SamplePrompts, Quiet, Plot,
     };
 
     public FineTuningRequest Request(ParseResult r)

@@ -42,6 +42,7 @@ public sealed class NeftuneTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (trainExamples.Count == 0) throw new ArgumentException("There are no training examples.", nameof(trainExamples));
+        NativeMemoryTuning.KeepFreedMemory();
         this.model = model;
         this.options = options;
         this.tokenizerDirectory = tokenizerDirectory;

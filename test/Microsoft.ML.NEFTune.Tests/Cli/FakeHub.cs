@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Microsoft.ML.NEFTune.Tests.Cli;
+
+/// <summary>
+/// A Hugging Face Hub stand-in on 127.0.0.1: <c>GET /api/models/{repo}/tree/{rev}?recursive=1</c> lists files (two per
+/// page, linked with <c>Link: rel="next"</c>) and <c>GET /{repo}/resolve/{rev}/{path}</c> serves them with Range
+/// support; LFS files carry <c>X-Linked-Etag</c> and are listed with <c>lfs.oid</c>. Unknown repositories answer 404
+/// with <c>X-Error-Code: RepoNotFound</c>; gated ones answer 401 without the right bearer token.
+/// </summary>
+internal sealed class FakeHub : IDisposable
+{
+    private readonly HttpListener listener = new();
+    private readonly Dictionary<string, Dictionary<string, (byte[] Content, bool Lfs)>> repos = new();
+    private readonly Task loop;
+
+    public FakeHub()
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            Endpoint = $"http://127.0.0.1:{port}/";
+            listener.Prefixes.Clear();
+            listener.Prefixes.Add(Endpoint);
+            try { listener.Start(); break; }
+            catch (HttpListenerException) when (attempt < 5) { }
+        }
+        loop = Task.Run(Serve);
+    }
+
+    public string Endpoint { get; }
+
+    /// <summary>Requests seen, as "METHOD path?query [Range]".</summary>
+    public ConcurrentQueue<string> Requests { get; } = new();
+
+    /// <summary>Token a gated repository wants.</summary>
+    public string? GatedToken { get; set; }
+    public HashSet<string> Gated { get; } = new();
+
+    /// <summary>Files whose next full response breaks off after half the bytes.</summary>
+    public ConcurrentDictionary<string, bool> BreakOnce { get; } = new();
+
+    /// <summary>Files served with other bytes than the listing's hashes describe.</summary>
+    public HashSet<string> Corrupt { get; } = new();
+
+    public void Add(string repo, string path, byte[] content, bool lfs)
+    {
+        if (!repos.TryGetValue(repo, out var files)) repos[repo] = files = new();
+        files[path] = (content, lfs);
+    }
+
+    public static string Sha256(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
+
+    public static string GitOid(byte[] content) =>
+        Convert.ToHexStringLower(SHA1.HashData(Encoding.ASCII.GetBytes($"blob {content.Length}\0").Concat(content).ToArray()));
+
+    private async Task Serve()
+    {
+        while (listener.IsListening)
+        {
+            HttpListenerContext context;
+            try { context = await listener.GetContextAsync(); }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
+            try { Handle(context); }
+            catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException) { }
+        }
+    }
+
+    private void Handle(HttpListenerContext context)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var path = Uri.UnescapeDataString(request.Url!.AbsolutePath.TrimStart('/'));
+        Requests.Enqueue($"{request.HttpMethod} {request.Url.PathAndQuery}{(request.Headers["Range"] is string range ? " " + range : "")}");
+        string repo;
+        string rest;
+        if (path.StartsWith("api/models/"))
+        {
+            var parts = path["api/models/".Length..].Split("/tree/", 2);
+            repo = parts[0];
+            rest = parts.Length > 1 ? parts[1] : "";
+            if (!Authorised(repo, request, response)) return;
+            if (!repos.TryGetValue(repo, out var files)) { NotFound(response, "RepoNotFound", "Repository not found"); return; }
+            if (rest != "main") { NotFound(response, "RevisionNotFound", $"Invalid rev id: {rest}"); return; }
+            int page = int.TryParse(request.QueryString["page"], out var p) ? p : 0;
+            var entries = files.OrderBy(f => f.Key, StringComparer.Ordinal).Skip(page * 2).Take(2).Select(f =>
+            {
+                var entry = new JsonObject { ["type"] = "file", ["oid"] = GitOid(f.Value.Content), ["size"] = f.Value.Content.Length, ["path"] = f.Key };
+                if (f.Value.Lfs) entry["lfs"] = new JsonObject { ["oid"] = Sha256(f.Value.Content), ["size"] = f.Value.Content.Length, ["pointerSize"] = 134 };
+                return (JsonNode)entry;
+            }).ToList();
+            if (page == 0 && files.Keys.Any(k => k.Contains('/'))) entries.Insert(0, new JsonObject { ["type"] = "directory", ["oid"] = "0", ["size"] = 0, ["path"] = "sub" });
+            if ((page + 1) * 2 < files.Count) response.AddHeader("Link", $"<{Endpoint}api/models/{repo}/tree/main?recursive=1&page={page + 1}>; rel=\"next\"");
+            Write(response, 200, Encoding.UTF8.GetBytes(new JsonArray(entries.ToArray()).ToJsonString()), "application/json");
+            return;
+        }
+        var resolve = path.Split("/resolve/", 2);
+        repo = resolve[0];
+        if (!Authorised(repo, request, response)) return;
+        if (resolve.Length < 2 || !repos.TryGetValue(repo, out var repoFiles)) { NotFound(response, "RepoNotFound", "Repository not found"); return; }
+        var revAndPath = resolve[1].Split('/', 2);
+        if (revAndPath[0] != "main") { NotFound(response, "RevisionNotFound", "Invalid rev id"); return; }
+        if (!repoFiles.TryGetValue(revAndPath[1], out var file)) { NotFound(response, "EntryNotFound", "Entry not found"); return; }
+        var content = Corrupt.Contains(revAndPath[1]) ? file.Content.Select(b => (byte)(b ^ 0xFF)).ToArray() : file.Content;
+        response.AddHeader("ETag", "\"" + (file.Lfs ? Sha256(file.Content) : GitOid(file.Content)) + "\"");
+        if (file.Lfs) response.AddHeader("X-Linked-Etag", "\"" + Sha256(file.Content) + "\"");
+        long from = 0;
+        if (request.Headers["Range"] is string rangeHeader && rangeHeader.StartsWith("bytes=") && rangeHeader.EndsWith('-'))
+            from = long.Parse(rangeHeader[6..^1]);
+        if (from >= content.Length && from > 0) { Write(response, 416, Array.Empty<byte>(), "text/plain"); return; }
+        if (from > 0) response.AddHeader("Content-Range", $"bytes {from}-{content.Length - 1}/{content.Length}");
+        var body = content[(int)from..];
+        if (from == 0 && BreakOnce.TryRemove(revAndPath[1], out _))
+        {
+            response.StatusCode = 200;
+            response.ContentLength64 = body.Length;
+            response.OutputStream.Write(body, 0, body.Length / 2);
+            response.OutputStream.Flush();
+            response.Abort();
+            return;
+        }
+        Write(response, from > 0 ? 206 : 200, body, "application/octet-stream");
+    }
+
+    private bool Authorised(string repo, HttpListenerRequest request, HttpListenerResponse response)
+    {
+        if (!Gated.Contains(repo) || request.Headers["Authorization"] == $"Bearer {GatedToken}") return true;
+        response.AddHeader("X-Error-Code", "GatedRepo");
+        response.AddHeader("X-Error-Message", $"Access to model {repo} is restricted. You must have access to it and be authenticated to access it. Please log in.");
+        Write(response, 401, Array.Empty<byte>(), "text/plain");
+        return false;
+    }
+
+    private static void NotFound(HttpListenerResponse response, string code, string message)
+    {
+        response.AddHeader("X-Error-Code", code);
+        response.AddHeader("X-Error-Message", message);
+        Write(response, 404, Encoding.UTF8.GetBytes(new JsonObject { ["error"] = message }.ToJsonString()), "application/json");
+    }
+
+    private static void Write(HttpListenerResponse response, int status, byte[] body, string type)
+    {
+        response.StatusCode = status;
+        response.ContentType = type;
+        response.ContentLength64 = body.Length;
+        response.OutputStream.Write(body);
+        response.Close();
+    }
+
+    public void Dispose()
+    {
+        listener.Stop();
+        listener.Close();
+        try { loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+    }
+}
