@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.IO.Tokenizers;
 using Microsoft.ML.NEFTune.Modeling;
 
@@ -54,7 +55,7 @@ public static class CliErrors
 
     /// <summary>Bad input rather than a failure of the program: exit code 2.</summary>
     public static bool IsUsageError(Exception e) =>
-        e is CliUsageException or ModelFormatException or TokenizerFormatException or FileNotFoundException or DirectoryNotFoundException;
+        e is CliUsageException or ModelFormatException or TokenizerFormatException or DataFormatException or FileNotFoundException or DirectoryNotFoundException;
 
     private static string Describe(Exception e, bool verbose) =>
         IsUsageError(e) ? e.Message

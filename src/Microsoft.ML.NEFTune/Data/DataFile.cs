@@ -109,7 +109,35 @@ internal sealed class DataFile
     private RawRecord Record(int index, long start, JsonElement value)
     {
         var (line, column) = Position(start);
+        if (!IsValidText(value))
+            throw new DataFormatException(Path, "a string or field name is not valid UTF-16 (an escape such as \\ud800 without its pair)", line, column, index);
         return new RawRecord(index, line, column, value, null);
+    }
+
+    /// <summary>False when a string or property name escapes half of a surrogate pair, which no field can be read from.</summary>
+    private static bool IsValidText(JsonElement value)
+    {
+        try
+        {
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.String:
+                    value.GetString();
+                    return true;
+                case JsonValueKind.Array:
+                    foreach (var item in value.EnumerateArray()) if (!IsValidText(item)) return false;
+                    return true;
+                case JsonValueKind.Object:
+                    foreach (var property in value.EnumerateObject()) if (property.Name is null || !IsValidText(property.Value)) return false;
+                    return true;
+                default:
+                    return true;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static string Describe(JsonException e)

@@ -25,6 +25,7 @@ public static class HuggingFaceCheckpoint
         foreach (var file in files)
             foreach (var name in file.Entries.Keys)
                 if (!entries.TryAdd(name, file)) throw new ModelFormatException(file.Path, $"tensor '{name}' appears in more than one shard");
+        StateDictLoader.CheckShapes(config, directory, entries.ToDictionary(e => e.Key, e => e.Value.Entries[e.Key].Shape));
         var model = new LlamaForCausalLM(config);
         StateDictLoader.Load(model, config, directory, entries.Keys, name => entries[name].Read(name));
         return Place(model, options);
@@ -45,9 +46,9 @@ public static class HuggingFaceCheckpoint
         if (File.Exists(index))
         {
             JsonObject map;
-            try { map = JsonNode.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject ?? throw new ModelFormatException(index, "missing 'weight_map'"); }
+            try { map = StrictJson.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject ?? throw new ModelFormatException(index, "missing 'weight_map'"); }
             catch (JsonException e) { throw new ModelFormatException(index, $"invalid JSON: {e.Message}"); }
-            var shardNames = map.Select(kv => kv.Value?.GetValue<string>() ?? throw new ModelFormatException(index, $"'{kv.Key}' maps to no file")).Distinct();
+            var shardNames = map.Select(kv => kv.Value is JsonValue v && v.TryGetValue<string>(out var file) && file.Length > 0 ? file : throw new ModelFormatException(index, $"'{kv.Key}' maps to no file name")).Distinct().ToList();
             var shards = new List<SafetensorsFile>();
             foreach (var shard in shardNames)
             {

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Microsoft.ML.NEFTune.Modeling;
 using static TorchSharp.torch;
 
@@ -20,6 +21,7 @@ public static class Llama2cCheckpoint
         stream.ReadExactly(headerBytes);
         Buffer.BlockCopy(headerBytes, 0, header, 0, 28);
         int dim = header[0], hidden = header[1], layers = header[2], heads = header[3], kvHeads = header[4], vocab = header[5], seqLen = header[6];
+        if (vocab == int.MinValue) throw new ModelFormatException(path, $"invalid header: vocab_size must be positive, got {vocab}");
         bool shared = vocab > 0;
         vocab = Math.Abs(vocab);
         var config = new LlamaConfig
@@ -40,7 +42,8 @@ public static class Llama2cCheckpoint
             ("w2", new[] { L, dim, hidden }), ("w3", new[] { L, hidden, dim }), ("rms_final", new long[] { dim }),
             ("freq_cis", new long[] { seqLen, hs }), // real and imaginary halves, skipped
         };
-        long expected = 28 + 4 * (sizes.Sum(s => s.Shape.Aggregate(1L, (a, b) => a * b)) + (shared ? 0 : (long)vocab * dim));
+        var elements = sizes.Aggregate(BigInteger.Zero, (sum, s) => sum + s.Shape.Aggregate(BigInteger.One, (a, b) => a * b)) + (shared ? 0 : (BigInteger)vocab * dim);
+        var expected = 28 + 4 * elements;
         if (stream.Length != expected)
             throw new ModelFormatException(path, $"file is {stream.Length} bytes but the header (dim={dim}, layers={layers}, vocab={vocab}, shared={shared}) implies {expected}");
 

@@ -17,6 +17,9 @@ public sealed class SafetensorsFile
     /// <summary>Largest header accepted (the format's own limit is 100 MB).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
+    /// <summary>Most dimensions a tensor may have (libtorch's limit).</summary>
+    public const int MaxDimensions = 64;
+
     private SafetensorsFile(string path, long dataStart, IReadOnlyDictionary<string, SafetensorsEntry> entries, IReadOnlyDictionary<string, string> metadata)
     {
         Path = path; DataStart = dataStart; Entries = entries; Metadata = metadata;
@@ -50,7 +53,7 @@ public sealed class SafetensorsFile
         JsonObject header;
         try
         {
-            header = JsonNode.Parse(Encoding.UTF8.GetString(headerBytes).TrimEnd(' ', '\0')) as JsonObject
+            header = StrictJson.Parse(Encoding.UTF8.GetString(headerBytes).TrimEnd(' ', '\0')) as JsonObject
                 ?? throw new ModelFormatException(path, "the header is not a JSON object");
         }
         catch (JsonException e) { throw new ModelFormatException(path, $"the header is not valid JSON: {e.Message}"); }
@@ -83,15 +86,21 @@ public sealed class SafetensorsFile
         if (node is not JsonObject o) throw new ModelFormatException(path, $"tensor '{name}': entry is not an object");
         try
         {
-            var dtype = o["dtype"]?.GetValue<string>() ?? throw new ModelFormatException(path, $"tensor '{name}': missing 'dtype'");
+            var dtype = o["dtype"] switch
+            {
+                null => throw new ModelFormatException(path, $"tensor '{name}': missing 'dtype'"),
+                JsonValue v when v.TryGetValue<string>(out var text) => text,
+                var other => throw new ModelFormatException(path, $"tensor '{name}': 'dtype' must be a string, got {Shorten(other.ToJsonString())}"),
+            };
             if (!SafetensorsDType.TryGet(dtype, out _, out int size))
                 throw new ModelFormatException(path, $"tensor '{name}': unsupported dtype '{dtype}' (supported: {string.Join(", ", SafetensorsDType.Names)})");
-            var shape = (o["shape"] as JsonArray ?? throw new ModelFormatException(path, $"tensor '{name}': missing 'shape'"))
-                .Select(x => x!.GetValue<long>()).ToArray();
+            var shape = Integers(path, name, "shape", o["shape"] as JsonArray ?? throw new ModelFormatException(path, $"tensor '{name}': missing 'shape'"));
+            if (shape.Length > MaxDimensions) throw new ModelFormatException(path, $"tensor '{name}': shape has {shape.Length} dimensions, more than {MaxDimensions}");
             if (shape.Any(s => s < 0)) throw new ModelFormatException(path, $"tensor '{name}': negative dimension in shape [{string.Join(", ", shape)}]");
             var offsets = o["data_offsets"] as JsonArray;
             if (offsets is null || offsets.Count != 2) throw new ModelFormatException(path, $"tensor '{name}': 'data_offsets' must be [begin, end]");
-            long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
+            var range = Integers(path, name, "data_offsets", offsets);
+            long begin = range[0], end = range[1];
             if (begin < 0 || end < begin || end > dataLength)
                 throw new ModelFormatException(path, $"tensor '{name}': data_offsets [{begin}, {end}] lie outside the {dataLength}-byte data section");
             BigInteger expected = shape.Aggregate(new BigInteger(size), (acc, s) => acc * s);
@@ -104,6 +113,12 @@ public sealed class SafetensorsFile
             throw new ModelFormatException(path, $"tensor '{name}': malformed entry ({e.Message})");
         }
     }
+
+    private static long[] Integers(string path, string name, string field, JsonArray array) =>
+        array.Select(x => x is JsonValue v && v.TryGetValue<long>(out var n) ? n
+            : throw new ModelFormatException(path, $"tensor '{name}': '{field}' must be a list of integers, got {Shorten(array.ToJsonString())}")).ToArray();
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
 
     /// <summary>Reads one tensor into CPU memory with its stored dtype.</summary>
     public Tensor Read(string name)

@@ -11,6 +11,57 @@ internal static class StateDictLoader
     private static bool Ignorable(string key, LlamaConfig config) =>
         key.EndsWith("rotary_emb.inv_freq") || (config.TieWordEmbeddings && key == "lm_head.weight");
 
+    /// <summary>The names and shapes of a <see cref="LlamaForCausalLM"/>'s parameters for <paramref name="c"/>, computed without building it.</summary>
+    public static Dictionary<string, long[]> ExpectedShapes(LlamaConfig c)
+    {
+        long C = c.HiddenSize, I = c.IntermediateSize, q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
+        var shapes = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = new[] { (long)c.VocabSize, C }, ["model.norm.weight"] = new[] { C } };
+        if (!c.TieWordEmbeddings) shapes["lm_head.weight"] = new[] { (long)c.VocabSize, C };
+        bool qkvBias = c.AttentionBias || c.QkvBias;
+        for (int i = 0; i < c.NumHiddenLayers; i++)
+        {
+            var p = $"model.layers.{i}.";
+            shapes[p + "input_layernorm.weight"] = new[] { C };
+            shapes[p + "post_attention_layernorm.weight"] = new[] { C };
+            shapes[p + "self_attn.q_proj.weight"] = new[] { q, C };
+            shapes[p + "self_attn.k_proj.weight"] = new[] { kv, C };
+            shapes[p + "self_attn.v_proj.weight"] = new[] { kv, C };
+            shapes[p + "self_attn.o_proj.weight"] = new[] { C, q };
+            shapes[p + "mlp.gate_proj.weight"] = new[] { I, C };
+            shapes[p + "mlp.up_proj.weight"] = new[] { I, C };
+            shapes[p + "mlp.down_proj.weight"] = new[] { C, I };
+            if (qkvBias)
+            {
+                shapes[p + "self_attn.q_proj.bias"] = new[] { q };
+                shapes[p + "self_attn.k_proj.bias"] = new[] { kv };
+                shapes[p + "self_attn.v_proj.bias"] = new[] { kv };
+            }
+            if (c.AttentionBias) shapes[p + "self_attn.o_proj.bias"] = new[] { C };
+        }
+        return shapes;
+    }
+
+    /// <summary>
+    /// Checks a checkpoint's tensor names and shapes against <paramref name="config"/> before any model is allocated,
+    /// so that a config claiming a huge model is refused by what the file really holds.
+    /// </summary>
+    public static void CheckShapes(LlamaConfig config, string source, IReadOnlyDictionary<string, long[]> shapes)
+    {
+        const int perLayer = 9;
+        if ((long)config.NumHiddenLayers * perLayer > shapes.Count)
+            throw new ModelFormatException(source, $"config.json gives {config.NumHiddenLayers} layers ({perLayer} tensors each) but the checkpoint holds only {shapes.Count} tensors");
+        var expected = ExpectedShapes(config);
+        var unexpected = shapes.Keys.Where(k => !expected.ContainsKey(k) && !Ignorable(k, config)).ToList();
+        if (unexpected.Count > 0)
+            throw new ModelFormatException(source, $"unexpected tensor '{unexpected[0]}' ({unexpected.Count} unexpected in all); the checkpoint does not match config.json");
+        var missing = expected.Keys.Where(k => !shapes.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+            throw new ModelFormatException(source, $"missing tensor '{missing[0]}' ({missing.Count} missing in all)");
+        foreach (var (name, shape) in expected)
+            if (!shapes[name].SequenceEqual(shape))
+                throw new ModelFormatException(source, $"tensor '{name}' has shape [{string.Join(", ", shapes[name])}] but config.json implies [{string.Join(", ", shape)}]");
+    }
+
     public static void Load(nn.Module model, LlamaConfig config, string source, IReadOnlyCollection<string> keys, Func<string, Tensor> read)
     {
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);

@@ -42,7 +42,7 @@ public sealed class LlamaConfig
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Model config not found: {path}", path);
         JsonObject json;
-        try { json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ModelFormatException(path, "the file is not a JSON object"); }
+        try { json = IO.StrictJson.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ModelFormatException(path, "the file is not a JSON object"); }
         catch (JsonException e) { throw new ModelFormatException(path, $"invalid JSON: {e.Message}"); }
         return FromJson(json, path);
     }
@@ -65,8 +65,9 @@ public sealed class LlamaConfig
             catch (Exception) { throw new ModelFormatException(source, $"field '{key}' must be a number, got {node.ToJsonString()}"); }
         }
         bool Flag(string key, bool fallback) => json[key] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : fallback;
+        string Text(string key, string fallback) => ReadString(json, key, fallback, source);
 
-        var modelType = json["model_type"]?.GetValue<string>() ?? "llama";
+        var modelType = Text("model_type", "llama");
         var c = new LlamaConfig
         {
             ModelType = modelType,
@@ -81,9 +82,9 @@ public sealed class LlamaConfig
             TieWordEmbeddings = Flag("tie_word_embeddings", false),
             AttentionBias = Flag("attention_bias", false),
             QkvBias = modelType == "qwen2",
-            HiddenAct = json["hidden_act"]?.GetValue<string>() ?? "silu",
+            HiddenAct = Text("hidden_act", "silu"),
             InitializerRange = Real("initializer_range", 0.02),
-            TorchDtype = json["torch_dtype"]?.GetValue<string>() ?? "float32",
+            TorchDtype = Text("torch_dtype", "float32"),
         };
         c.NumKeyValueHeads = Int("num_key_value_heads", c.NumAttentionHeads);
         if (c.NumAttentionHeads <= 0) throw new ModelFormatException(source, $"num_attention_heads must be positive, got {c.NumAttentionHeads}");
@@ -94,6 +95,22 @@ public sealed class LlamaConfig
         if (json["rope_scaling"] is JsonObject rs) c.RopeScaling = RopeScaling.FromJson(rs, source);
         c.Validate(source);
         return c;
+    }
+
+    internal static string ReadString(JsonObject json, string key, string fallback, string source, string prefix = "")
+    {
+        var node = json[key];
+        if (node is null) return fallback;
+        return node is JsonValue v && v.TryGetValue<string>(out var s) ? s
+            : throw new ModelFormatException(source, $"field '{prefix}{key}' must be a string, got {node.ToJsonString()}");
+    }
+
+    internal static double ReadNumber(JsonObject json, string key, double fallback, string source, string prefix = "")
+    {
+        var node = json[key];
+        if (node is null) return fallback;
+        return node is JsonValue v && v.TryGetValue<double>(out var d) ? d
+            : throw new ModelFormatException(source, $"field '{prefix}{key}' must be a number, got {node.ToJsonString()}");
     }
 
     static List<int> ReadIds(JsonNode? node, string source, string key)
@@ -132,8 +149,10 @@ public sealed class LlamaConfig
         if (!(RmsNormEps > 0 && RmsNormEps < 1)) throw new ModelFormatException(source, $"rms_norm_eps must be in (0, 1), got {RmsNormEps}");
         if (!(RopeTheta > 0)) throw new ModelFormatException(source, $"rope_theta must be positive, got {RopeTheta}");
         if (HiddenAct != "silu") throw new ModelFormatException(source, $"hidden_act '{HiddenAct}' is not supported (only 'silu')");
+        if ((long)NumAttentionHeads * HeadDim > int.MaxValue)
+            throw new ModelFormatException(source, $"num_attention_heads × head_dim ({NumAttentionHeads} × {HeadDim}) is too large");
         const long limit = 1L << 40;
-        if ((long)VocabSize * HiddenSize > limit || (long)HiddenSize * IntermediateSize > limit)
+        if ((long)VocabSize * HiddenSize > limit || (long)HiddenSize * IntermediateSize > limit || (long)HiddenSize * NumAttentionHeads * HeadDim > limit)
             throw new ModelFormatException(source, "the sizes describe a model too large to be real (over 2^40 elements in one matrix)");
         foreach (var id in EosTokenIds.Concat(BosTokenId is int b ? new[] { b } : Array.Empty<int>()))
             if (id < 0 || id >= VocabSize) throw new ModelFormatException(source, $"special token id {id} is outside the vocabulary (size {VocabSize})");

@@ -7,15 +7,21 @@ public sealed record RopeScaling(string Type, double Factor, double LowFreqFacto
 {
     public static RopeScaling FromJson(JsonObject json, string source)
     {
-        var type = (json["rope_type"] ?? json["type"])?.GetValue<string>() ?? throw new ModelFormatException(source, "rope_scaling has no 'rope_type'");
+        const string prefix = "rope_scaling.";
+        var type = LlamaConfig.ReadString(json, json.ContainsKey("rope_type") ? "rope_type" : "type", "", source, prefix);
+        if (type.Length == 0) throw new ModelFormatException(source, "rope_scaling has no 'rope_type'");
         if (type is not ("linear" or "llama3" or "default"))
             throw new ModelFormatException(source, $"rope_scaling type '{type}' is not supported (linear, llama3)");
-        double factor = json["factor"]?.GetValue<double>() ?? 1.0;
-        if (!(factor > 0)) throw new ModelFormatException(source, $"rope_scaling.factor must be positive, got {factor}");
-        return new RopeScaling(type, factor,
-            json["low_freq_factor"]?.GetValue<double>() ?? 1,
-            json["high_freq_factor"]?.GetValue<double>() ?? 4,
-            json["original_max_position_embeddings"]?.GetValue<int>() ?? 8192);
+        double factor = LlamaConfig.ReadNumber(json, "factor", 1.0, source, prefix);
+        if (!(factor > 0 && double.IsFinite(factor))) throw new ModelFormatException(source, $"rope_scaling.factor must be positive, got {factor}");
+        double low = LlamaConfig.ReadNumber(json, "low_freq_factor", 1, source, prefix);
+        double high = LlamaConfig.ReadNumber(json, "high_freq_factor", 4, source, prefix);
+        double original = LlamaConfig.ReadNumber(json, "original_max_position_embeddings", 8192, source, prefix);
+        if (type == "llama3" && !(low > 0 && high > low && double.IsFinite(high)))
+            throw new ModelFormatException(source, $"rope_scaling needs 0 < low_freq_factor < high_freq_factor, got {low} and {high}");
+        if (!(original >= 1 && original <= int.MaxValue && original == Math.Floor(original)))
+            throw new ModelFormatException(source, $"rope_scaling.original_max_position_embeddings must be a positive integer, got {original}");
+        return new RopeScaling(type, factor, low, high, (int)original);
     }
 
     public JsonObject ToJson() => Type == "llama3"

@@ -42,6 +42,22 @@ public static partial class CheckpointStore
         return final;
     }
 
+    /// <summary>
+    /// Deletes what a killed run left half-written in <paramref name="outputDirectory"/>: <c>.checkpoint-STEP.*.tmp</c> folders and
+    /// <c>.NAME.*.tmp</c> files of atomic writes, there and in its checkpoint folders. Complete files are never touched.
+    /// </summary>
+    public static void RemoveStaleTemporaries(string outputDirectory)
+    {
+        if (!Directory.Exists(outputDirectory)) return;
+        foreach (var dir in Directory.GetDirectories(outputDirectory, ".checkpoint-*.tmp")) TryDelete(dir);
+        foreach (var dir in new[] { outputDirectory, Path.Combine(outputDirectory, "best-model") }.Concat(List(outputDirectory).Select(c => c.Path)))
+        {
+            if (!Directory.Exists(dir)) continue;
+            foreach (var file in Directory.GetFiles(dir, ".*.tmp"))
+                try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
     /// <summary>Checkpoint folders in <paramref name="outputDirectory"/>, oldest first.</summary>
     public static IReadOnlyList<(long Step, string Path)> List(string outputDirectory) =>
         !Directory.Exists(outputDirectory) ? Array.Empty<(long, string)>() :

@@ -60,6 +60,7 @@ public sealed class NeftuneTrainer : IDisposable
         noise = new NeftuneNoise(options.Noise, options.Seed, device);
         bf16 = options.BFloat16 ? new BFloat16Compute(model) : null;
         state = new TrainerState { Seed = options.Seed };
+        if (options.OutputDirectory is not null) CheckpointStore.RemoveStaleTemporaries(options.OutputDirectory);
         var metricsPath = options.MetricsPath ?? (options.OutputDirectory is null ? null : Path.Combine(options.OutputDirectory, "metrics.jsonl"));
         metrics = metricsPath is null ? null : new MetricsLog(metricsPath);
     }
@@ -96,7 +97,7 @@ public sealed class NeftuneTrainer : IDisposable
             {
                 if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
                 var (loss, tokens, gradNorm) = OptimizerStep(compute);
-                if (!double.IsFinite(loss)) throw new TrainingDivergedException(state.GlobalStep + 1, loss, lastCheckpoint);
+                if (!double.IsFinite(loss) || !double.IsFinite(gradNorm)) throw new TrainingDivergedException(state.GlobalStep + 1, loss, lastCheckpoint, gradNorm);
                 state = Advance(state);
                 lossSinceLog += loss; stepsSinceLog++; tokensSinceLog += tokens; lastTrainLoss = loss;
                 bool last = state.GlobalStep == TotalSteps;

@@ -16,6 +16,9 @@ namespace Microsoft.ML.NEFTune.IO.Tokenizers;
 /// </remarks>
 public sealed class ByteLevelBpeTokenizer : TextTokenizer
 {
+    /// <summary>The largest token id accepted (2^24 − 1); real vocabularies stay far below it, and the id table is sized by the largest id.</summary>
+    public const int MaxTokenId = (1 << 24) - 1;
+
     private readonly BpeTokenizer _bpe;
     private readonly Dictionary<string, int> _vocabulary;
     private readonly string?[] _tokensById;
@@ -228,6 +231,11 @@ public sealed class ByteLevelBpeTokenizer : TextTokenizer
                 throw new TokenizerFormatException(path, $"vocabulary entry '{entry.Name}' does not have a non-negative integer id");
             }
 
+            if (id > MaxTokenId)
+            {
+                throw new TokenizerFormatException(path, $"vocabulary entry '{entry.Name}' has id {id}, beyond the largest supported id {MaxTokenId}");
+            }
+
             vocabulary[entry.Name] = id;
         }
 
@@ -345,6 +353,11 @@ public sealed class ByteLevelBpeTokenizer : TextTokenizer
                 HuggingFaceJson.GetOptionalString(item, "content") is not { Length: > 0 } content)
             {
                 throw new TokenizerFormatException(path, "each 'added_tokens' entry needs a non-negative 'id' and a non-empty 'content'");
+            }
+
+            if (id > MaxTokenId)
+            {
+                throw new TokenizerFormatException(path, $"added token '{content}' has id {id}, beyond the largest supported id {MaxTokenId}");
             }
 
             tokens.Add(new HuggingFaceAddedToken(
