@@ -92,13 +92,13 @@ public class ExampleTests
     }
 
     [Fact]
-    public async Task ConsoleSampleRunsAndReloadsToTheSameAnswers()
+    public async Task MlNetPipelineSampleRunsAndReloadsToTheSameAnswers()
     {
         using var temp = new TempDirectory();
         var model = MLNetTestData.CreateTinyModel(temp["model"]);
         using var kernel = CreateKernel();
 
-        await Run(kernel, File.ReadAllText(ExamplePath("ConsoleSample", "NeftuneSample.cs")), "NeftuneSample.cs");
+        await Run(kernel, File.ReadAllText(ExamplePath("MlNetPipeline", "NeftuneSample.cs")), "NeftuneSample.cs");
         await Run(kernel, $"""
             var output = new StringWriter();
             var same = NeftuneSample.Run({Literal(model)}, {Literal(Fixtures.AlpacaDemo)}, trainRows: 4, maxSteps: 1, maxLength: 64, maxNewTokens: 3,

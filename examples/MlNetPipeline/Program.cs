@@ -4,7 +4,7 @@ if (args.Length < 2 || args.Contains("--help"))
         Instruction-tunes a Llama-family model with NEFTune inside an ML.NET pipeline, generates answers, and saves and
         reloads the whole pipeline.
 
-        usage: ConsoleSample MODEL_DIR DATA_JSON [TRAIN_ROWS] [MAX_STEPS] [MAX_LENGTH] [MAX_NEW_TOKENS] [MODEL_FILE]
+        usage: MlNetPipeline MODEL_DIR DATA_JSON [TRAIN_ROWS] [MAX_STEPS] [MAX_LENGTH] [MAX_NEW_TOKENS] [MODEL_FILE]
 
           MODEL_DIR       Hugging Face model folder (config.json, model.safetensors, tokenizer.model or tokenizer.json)
           DATA_JSON       JSON array of {instruction, input, output} records (Alpaca format)

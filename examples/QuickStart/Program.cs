@@ -1,0 +1,10 @@
+using Microsoft.ML.NEFTune.Examples;
+
+if (args.Length < 3)
+{
+    Console.Error.WriteLine("usage: QuickStart TOKENIZER_MODEL ALPACA_JSON OUTPUT_DIR");
+    Console.Error.WriteLine("  e.g. dotnet run --project examples/QuickStart -c Release -- ../shared/fixtures/tokenizers/llama2/tokenizer.model ../shared/fixtures/data/alpaca_en_demo.json out/quickstart");
+    return 2;
+}
+QuickStartJob.Run(new QuickStartJob.Settings(args[0], args[1], args[2]), Console.Out);
+return 0;
