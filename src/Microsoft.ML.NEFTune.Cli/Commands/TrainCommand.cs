@@ -16,6 +16,7 @@ public static class TrainCommand
         var o = new TrainOptions();
         var command = new Command("train", "Fine-tune a model on instruction data (or plain text) with NEFTune noisy embeddings.");
         foreach (var option in o.All) command.Options.Add(option);
+        o.Lora.AddTo(command);
         command.OneOf(false, o.Epochs, o.MaxSteps);
         command.OneOf(false, o.ValData, o.ValSplit);
         context.SetAction(command, r => Run(context, o, r));
@@ -41,9 +42,12 @@ public static class TrainCommand
             using var model = result.Model;
             if (samples > 0) display.Samples("after", result, samples);
             var t = result.Training;
-            context.Out.WriteLine(string.Format(inv, "{0} after {1} steps: train loss {2}, validation loss {3} (best {4} at step {5}), noise-off train loss {6}; model in {7}",
+            var outDir = Path.GetFullPath(request.Training.OutputDirectory!);
+            var saved = request.Training.Lora is not { } lora ? $"model in {outDir}"
+                : lora.SaveMergedModel ? $"LoRA adapter in {outDir}, merged model in {Path.Combine(outDir, "merged")}" : $"LoRA adapter in {outDir}";
+            context.Out.WriteLine(string.Format(inv, "{0} after {1} steps: train loss {2}, validation loss {3} (best {4} at step {5}), noise-off train loss {6}; {7}",
                 t.Cancelled ? "cancelled" : t.StoppedEarly ? "stopped early" : "done", t.Steps, Fmt(t.FinalTrainLoss), Fmt(t.FinalValidationLoss),
-                Fmt(t.BestValidationLoss), t.BestStep?.ToString(inv) ?? "-", Fmt(t.FinalTrainLossNoiseOff), Path.GetFullPath(request.Training.OutputDirectory!)));
+                Fmt(t.BestValidationLoss), t.BestStep?.ToString(inv) ?? "-", Fmt(t.FinalTrainLossNoiseOff), saved));
             if (plot is not null)
             {
                 var metrics = request.Training.MetricsPath ?? Path.Combine(request.Training.OutputDirectory!, "metrics.jsonl");

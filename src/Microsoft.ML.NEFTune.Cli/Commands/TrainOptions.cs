@@ -48,6 +48,9 @@ internal sealed class TrainOptions
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print only the final summary (no progress bar or step lines)." };
     public Option<string?> Plot { get; } = new("--plot") { Description = "After training, draw training loss, noise-off training loss and validation loss against steps into this image (.png, .svg or .jpg).", HelpName = "FILE" };
 
+    /// <summary>--lora-rank, --lora-alpha, --lora-dropout, --lora-targets, --quantize-base, --lora-save-merged.</summary>
+    public LoraCliOptions Lora { get; } = new();
+
     public IEnumerable<Option> All => new Option[]
     {
         Model, Tokenizer, Data, Format, Template, ValData, ValSplit, NoiseAlpha, NoiseScaling, Noise, Epochs, MaxSteps, BatchSize, GradAccum,
@@ -111,6 +114,7 @@ internal sealed class TrainOptions
                 OutputDirectory = r.GetValue(Out)!,
                 MetricsPath = r.GetValue(Metrics),
                 Device = r.GetValue(Device)!,
+                Lora = Lora.Read(r, model),
             },
         };
     }

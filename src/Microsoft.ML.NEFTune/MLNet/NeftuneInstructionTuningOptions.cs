@@ -1,5 +1,6 @@
 using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.Generation;
+using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Noise;
 using Microsoft.ML.NEFTune.Training;
 
@@ -139,6 +140,13 @@ public sealed class NeftuneInstructionTuningOptions
     /// <summary>Run forward and backward in bfloat16 over float32 master weights. Default false.</summary>
     public bool BFloat16 { get; set; }
 
+    /// <summary>
+    /// Train LoRA adapters over a frozen (optionally int8/NF4-quantized) base instead of the full model; null = full
+    /// fine-tuning. The adapters are merged into the model the transformer generates with; with an
+    /// <see cref="OutputDirectory"/> the adapter is also saved there in the PEFT layout. Default null.
+    /// </summary>
+    public LoraOptions? Lora { get; set; }
+
     /// <summary>Evaluate every N optimizer steps (and at the end); 0 = at the end of each epoch. Range: ≥ 0. Default 0.</summary>
     public int EvalSteps { get; set; }
 
@@ -277,6 +285,7 @@ public sealed class NeftuneInstructionTuningOptions
         OutputDirectory = OutputDirectory,
         MetricsPath = MetricsPath,
         Device = Device,
+        Lora = Lora is null ? null : Lora with { BaseModelNameOrPath = Lora.BaseModelNameOrPath ?? ModelPath },
     };
 
     internal GenerationOptions ToGenerationOptions() => new()

@@ -1,3 +1,4 @@
+using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -8,7 +9,8 @@ namespace Microsoft.ML.NEFTune.Training;
 /// <summary>
 /// bfloat16 compute over float32 master weights (TorchSharp has no autocast): a bfloat16 copy of the model runs
 /// forward and backward; before each step it receives the master weights, after it its gradients are added to
-/// the master gradients in float32, where the optimizer works.
+/// the master gradients in float32, where the optimizer works. A master with LoRA adapters gets a copy with the same
+/// adapters; its frozen weights are copied once, a quantized base is shared rather than copied.
 /// </summary>
 internal sealed class BFloat16Compute : IDisposable
 {
@@ -17,13 +19,18 @@ internal sealed class BFloat16Compute : IDisposable
     public BFloat16Compute(LlamaForCausalLM master)
     {
         Model = new LlamaForCausalLM(master.Config);
+        if (Lora.Lora.HasAdapters(master)) Lora.Lora.MirrorLayout(Model, master);
         Model.to(ScalarType.BFloat16).to(master.Model.EmbeddingWeight.device);
         var copies = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        pairs = master.named_parameters().Select(p => (p.parameter, copies[p.name])).ToList();
+        var all = master.named_parameters().Select(p => (p.parameter, copies[p.name])).ToList();
+        pairs = all.Where(p => p.Item1.requires_grad).ToList();
+        using var _ = no_grad();
+        foreach (var (m, copy) in all.Where(p => !p.Item1.requires_grad)) copy.copy_(m);
     }
 
     public LlamaForCausalLM Model { get; }
 
+    /// <summary>Copies the trainable master weights (frozen ones were copied once at construction).</summary>
     public void CopyWeightsFromMaster()
     {
         using var _ = no_grad();

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.ML.NEFTune.IO;
+using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Modeling;
 using static TorchSharp.torch;
 
@@ -7,7 +8,8 @@ namespace Microsoft.ML.NEFTune.Training;
 
 /// <summary>
 /// <c>OUT/checkpoint-STEP/</c> folders (the Hugging Face convention): the model in HF layout plus
-/// <c>optimizer.safetensors</c>, <c>rng_state.safetensors</c> and <c>trainer_state.json</c>. A checkpoint is written
+/// <c>optimizer.safetensors</c>, <c>rng_state.safetensors</c> and <c>trainer_state.json</c>; for a model with LoRA
+/// adapters, the adapter in the PEFT layout instead of the model (the frozen base is not repeated). A checkpoint is written
 /// into a temporary folder and renamed into place, so a crash leaves either no checkpoint or a complete one.
 /// </summary>
 public static partial class CheckpointStore
@@ -26,10 +28,13 @@ public static partial class CheckpointStore
         Directory.CreateDirectory(temp);
         try
         {
-            HuggingFaceCheckpoint.Save(model, temp, tokenizerDirectory);
+            if (Lora.Lora.HasAdapters(model)) Lora.Lora.SaveAdapter(model, temp);
+            else HuggingFaceCheckpoint.Save(model, temp, tokenizerDirectory);
             SafetensorsFile.Save(Path.Combine(temp, OptimizerFile), optimizer.StateDict());
-            if (noiseGenerator is not null)
-                SafetensorsFile.Save(Path.Combine(temp, RngFile), new Dictionary<string, Tensor> { ["noise"] = noiseGenerator.get_state() });
+            var rng = new Dictionary<string, Tensor>();
+            if (noiseGenerator is not null) rng["noise"] = noiseGenerator.get_state();
+            if (Lora.Lora.DropoutGenerator(model) is { } dropout) rng["lora_dropout"] = dropout.get_state();
+            if (rng.Count > 0) SafetensorsFile.Save(Path.Combine(temp, RngFile), rng);
             AtomicFile.WriteAllText(Path.Combine(temp, TrainerStateFile), state.ToJson());
             if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
             Directory.Move(temp, final);
@@ -88,17 +93,30 @@ public static partial class CheckpointStore
     public static void LoadInto(string checkpoint, LlamaForCausalLM model, AdamW optimizer, Generator? noiseGenerator, out TrainerState state)
     {
         state = TrainerState.Load(Path.Combine(checkpoint, TrainerStateFile));
-        var weights = SafetensorsFile.Open(Path.Combine(checkpoint, "model.safetensors"));
-        StateDictLoader.Load(model, model.Config, checkpoint, weights.Entries.Keys.ToList(), weights.Read);
+        if (Lora.Lora.HasAdapters(model)) Lora.Lora.LoadAdapterWeights(model, checkpoint);
+        else
+        {
+            var weights = SafetensorsFile.Open(Path.Combine(checkpoint, "model.safetensors"));
+            StateDictLoader.Load(model, model.Config, checkpoint, weights.Entries.Keys.ToList(), weights.Read);
+        }
         var opt = SafetensorsFile.Open(Path.Combine(checkpoint, OptimizerFile));
         var tensors = opt.Entries.Keys.ToDictionary(k => k, opt.Read);
         optimizer.LoadStateDict(tensors);
         foreach (var t in tensors.Values) t.Dispose();
         var rngPath = Path.Combine(checkpoint, RngFile);
-        if (noiseGenerator is not null && File.Exists(rngPath))
+        if (File.Exists(rngPath))
         {
-            using var rng = SafetensorsFile.Open(rngPath).Read("noise");
-            noiseGenerator.set_state(rng);
+            var rngFile = SafetensorsFile.Open(rngPath);
+            if (noiseGenerator is not null && rngFile.Entries.ContainsKey("noise"))
+            {
+                using var rng = rngFile.Read("noise");
+                noiseGenerator.set_state(rng);
+            }
+            if (Lora.Lora.DropoutGenerator(model) is { } dropout && rngFile.Entries.ContainsKey("lora_dropout"))
+            {
+                using var rng = rngFile.Read("lora_dropout");
+                dropout.set_state(rng);
+            }
         }
     }
 

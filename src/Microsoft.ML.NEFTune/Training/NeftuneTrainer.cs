@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.NEFTune.Data;
+using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Noise;
 using TorchSharp;
@@ -10,7 +11,8 @@ namespace Microsoft.ML.NEFTune.Training;
 /// <summary>
 /// Fine-tunes a <see cref="LlamaForCausalLM"/> with NEFTune noisy embeddings: AdamW over float32 master weights,
 /// warmup and decay schedules, gradient accumulation and clipping, optional bfloat16 compute, noise-off
-/// evaluation, checkpoints that resume bit-identically, and cancellation at step boundaries.
+/// evaluation, checkpoints that resume bit-identically, and cancellation at step boundaries. With LoRA
+/// (<see cref="TrainingOptions.Lora"/>, or adapters already on the model) only the adapters are trained and saved.
 /// </summary>
 public sealed class NeftuneTrainer : IDisposable
 {
@@ -48,6 +50,8 @@ public sealed class NeftuneTrainer : IDisposable
         this.tokenizerDirectory = tokenizerDirectory;
         var device = new Device(options.Device);
         model.to(ScalarType.Float32).to(device);
+        if (options.Lora is not null && !Lora.Lora.HasAdapters(model)) Lora.Lora.Apply(model, options.Lora, options.Seed);
+        IsLora = Lora.Lora.HasAdapters(model);
         train = new TrainingBatches(trainExamples, options.BatchSize, options.Seed, options.GroupByLength, padId, shuffle: true, options.PackingLength);
         if (validationExamples is { Count: > 0 })
             validation = new TrainingBatches(validationExamples, options.BatchSize, options.Seed, false, padId, shuffle: false);
@@ -65,10 +69,16 @@ public sealed class NeftuneTrainer : IDisposable
         metrics = metricsPath is null ? null : new MetricsLog(metricsPath);
     }
 
+    /// <summary>True when the model carries LoRA adapters, which are then the only trained parameters.</summary>
+    public bool IsLora { get; }
+
     public int StepsPerEpoch { get; }
     public long TotalSteps { get; }
 
-    /// <summary>The tuned model (float32, evaluation mode, no noise attached once <see cref="Train"/> returns).</summary>
+    /// <summary>
+    /// The tuned model (float32, evaluation mode, no noise attached once <see cref="Train"/> returns); with LoRA it still
+    /// holds its adapters (<see cref="Lora.Lora.Merge"/> folds them in).
+    /// </summary>
     public LlamaForCausalLM Model => model;
 
     /// <summary>Continues from a checkpoint folder, or from the newest checkpoint in an output folder.</summary>
@@ -127,8 +137,7 @@ public sealed class NeftuneTrainer : IDisposable
                 if (stoppedEarly) break;
             }
             if (cancelled && options.OutputDirectory is not null && state.GlobalStep > 0) SaveCheckpoint();
-            if (!cancelled && options.OutputDirectory is not null)
-                Microsoft.ML.NEFTune.IO.HuggingFaceCheckpoint.Save(model, options.OutputDirectory, tokenizerDirectory);
+            if (!cancelled && options.OutputDirectory is not null) SaveModel(options.OutputDirectory, final: true);
         }
         finally
         {
@@ -203,8 +212,7 @@ public sealed class NeftuneTrainer : IDisposable
             state = better
                 ? state with { BestValidationLoss = v, BestStep = state.GlobalStep, EvaluationsWithoutImprovement = 0 }
                 : state with { EvaluationsWithoutImprovement = state.EvaluationsWithoutImprovement + 1 };
-            if (better && options.OutputDirectory is not null)
-                Microsoft.ML.NEFTune.IO.HuggingFaceCheckpoint.Save(model, Path.Combine(options.OutputDirectory, "best-model"), tokenizerDirectory);
+            if (better && options.OutputDirectory is not null) SaveModel(Path.Combine(options.OutputDirectory, "best-model"), final: false);
         }
         Report(new TrainingProgress { Step = state.GlobalStep, TotalSteps = TotalSteps, Epoch = EpochProgress(), ValidationLoss = val, TrainLossNoiseOff = noiseOff }, history, progress);
         return (val, noiseOff);
@@ -212,6 +220,22 @@ public sealed class NeftuneTrainer : IDisposable
 
     /// <summary>Per-token loss of <paramref name="data"/> in evaluation mode (no noise).</summary>
     public double MeanLoss(TrainingBatches data) => Evaluation.MeanLoss(model, data);
+
+    /// <summary>
+    /// The full model in the HF layout; with LoRA the adapter in the PEFT layout instead, and at the end of the run
+    /// also the merged model in <c>merged/</c> (unless <see cref="LoraOptions.SaveMergedModel"/> is off).
+    /// </summary>
+    private void SaveModel(string directory, bool final)
+    {
+        if (!IsLora)
+        {
+            Microsoft.ML.NEFTune.IO.HuggingFaceCheckpoint.Save(model, directory, tokenizerDirectory);
+            return;
+        }
+        Lora.Lora.SaveAdapter(model, directory, options.Lora?.BaseModelNameOrPath);
+        if (final && (options.Lora?.SaveMergedModel ?? true))
+            Lora.Lora.SaveMerged(model, Path.Combine(directory, "merged"), tokenizerDirectory);
+    }
 
     private void SaveCheckpoint()
     {

@@ -1,3 +1,4 @@
+using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Noise;
 
 namespace Microsoft.ML.NEFTune.Training;
@@ -81,10 +82,18 @@ public sealed record TrainingOptions
     /// <summary>Device for training, e.g. <c>cpu</c> or <c>cuda</c>. Default cpu.</summary>
     public string Device { get; init; } = "cpu";
 
+    /// <summary>
+    /// LoRA adapters over a frozen (optionally int8/NF4-quantized) base; null = full fine-tuning. The trainer attaches
+    /// them (seeded by <see cref="Seed"/>) unless the model already has adapters, and then saves the adapter in the
+    /// PEFT layout instead of the full model. Default null.
+    /// </summary>
+    public LoraOptions? Lora { get; init; }
+
     /// <summary>Throws an exception naming the first invalid setting.</summary>
     public void Validate()
     {
         Noise.Validate();
+        Lora?.Validate();
         void Check(bool ok, string name, object value, string rule) { if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}."); }
         Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be a positive number");
         Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be >= 0");
