@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Microsoft.ML.NEFTune.Benchmarks;
+
+/// <summary>Measured figures of one <c>neftune bench</c> run. Throughputs and step times are medians.</summary>
+public sealed record BenchmarkReport
+{
+    public bool Quick { get; init; }
+    public string Machine { get; init; } = "";
+    public int LogicalCores { get; init; }
+    public int TorchThreads { get; init; }
+    public int TorchInteropThreads { get; init; }
+    public int Rounds { get; init; }
+
+    public double MatmulFp32Gflops { get; init; }
+    public double MatmulBf16Gflops { get; init; }
+    public int MatmulSize { get; init; }
+    public double CopyGbps { get; init; }
+
+    public string TrainShape { get; init; } = "";
+    public long Parameters { get; init; }
+    public int Batch { get; init; }
+    public int Sequence { get; init; }
+    public double TrainTokensPerSecond { get; init; }
+    public double TrainTokensPerSecondNeftune { get; init; }
+    public double TrainTokensPerSecondBf16 { get; init; }
+    public double NeftuneOverhead { get; init; }
+    public double TrainLoss { get; init; }
+    public double TinyTokensPerSecond { get; init; }
+    public double TinyTokensPerSecondNeftune { get; init; }
+    public double TinyNeftuneOverhead { get; init; }
+
+    public double DecodeTokensPerSecond { get; init; }
+    public double PrefillTokensPerSecond { get; init; }
+    public long DecodeWeightBytesPerToken { get; init; }
+
+    public double PeakWorkingSetMb { get; init; }
+    public double WorkingSetBeforeTrainingMb { get; init; }
+    public double TrainMemoryGrowthMb { get; init; }
+    public long TrainLiveTensorGrowth { get; init; }
+    public double ProcessPeakWorkingSetMb { get; init; }
+
+    public PyTorchPeerResult? PyTorch { get; init; }
+    public double ElapsedSeconds { get; init; }
+
+    /// <summary>6·params·tokens/s over the float32 matrix-product peak.</summary>
+    public double MfuFp32 => Parameters * 6.0 * TrainTokensPerSecond / (MatmulFp32Gflops * 1e9);
+    public double MfuBf16 => Parameters * 6.0 * TrainTokensPerSecondBf16 / (MatmulBf16Gflops * 1e9);
+    public double Bf16Speedup => TrainTokensPerSecondBf16 / TrainTokensPerSecond;
+    /// <summary>Weight bytes streamed per decoded token × tokens/s over the copy bandwidth.</summary>
+    public double DecodeBandwidthFraction => DecodeWeightBytesPerToken * DecodeTokensPerSecond / (CopyGbps * 1e9);
+    public double? VsPyTorch => PyTorch?.TokensPerSecond is double peer && peer > 0 ? TrainTokensPerSecond / peer : null;
+
+    public JsonObject ToJson()
+    {
+        var json = new JsonObject
+        {
+            ["quick"] = Quick,
+            ["machine"] = Machine,
+            ["logical_cores"] = LogicalCores,
+            ["torch_threads"] = TorchThreads,
+            ["torch_interop_threads"] = TorchInteropThreads,
+            ["rounds"] = Rounds,
+            ["matmul_size"] = MatmulSize,
+            ["matmul_fp32_gflops"] = R(MatmulFp32Gflops, 1),
+            ["matmul_bf16_gflops"] = R(MatmulBf16Gflops, 1),
+            ["copy_gbps"] = R(CopyGbps, 2),
+            ["train_shape"] = TrainShape,
+            ["params"] = Parameters,
+            ["batch"] = Batch,
+            ["seq"] = Sequence,
+            ["train_tokens_per_s"] = R(TrainTokensPerSecond, 1),
+            ["train_tokens_per_s_neftune"] = R(TrainTokensPerSecondNeftune, 1),
+            ["train_tokens_per_s_bf16"] = R(TrainTokensPerSecondBf16, 1),
+            ["bf16_speedup"] = R(Bf16Speedup, 3),
+            ["mfu_fp32"] = R(MfuFp32, 4),
+            ["mfu_bf16"] = R(MfuBf16, 4),
+            ["neftune_overhead"] = R(NeftuneOverhead, 4),
+            ["train_loss"] = R(TrainLoss, 4),
+            ["tiny_train_tokens_per_s"] = R(TinyTokensPerSecond, 1),
+            ["tiny_train_tokens_per_s_neftune"] = R(TinyTokensPerSecondNeftune, 1),
+            ["tiny_neftune_overhead"] = R(TinyNeftuneOverhead, 4),
+            ["decode_tokens_per_s"] = R(DecodeTokensPerSecond, 1),
+            ["prefill_tokens_per_s"] = R(PrefillTokensPerSecond, 1),
+            ["decode_weight_bytes_per_token"] = DecodeWeightBytesPerToken,
+            ["decode_bandwidth_fraction"] = R(DecodeBandwidthFraction, 4),
+            ["peak_working_set_mb"] = R(PeakWorkingSetMb, 1),
+            ["working_set_before_training_mb"] = R(WorkingSetBeforeTrainingMb, 1),
+            ["train_memory_growth_mb"] = R(TrainMemoryGrowthMb, 1),
+            ["train_live_tensor_growth"] = TrainLiveTensorGrowth,
+            ["process_peak_working_set_mb"] = R(ProcessPeakWorkingSetMb, 1),
+        };
+        if (PyTorch is { } peer)
+        {
+            json["pytorch"] = new JsonObject
+            {
+                ["available"] = peer.Available,
+                ["reason"] = peer.Reason,
+                ["python"] = peer.Python,
+                ["torch_version"] = peer.TorchVersion,
+                ["threads"] = peer.Threads,
+                ["interop_threads"] = peer.InteropThreads,
+                ["train_tokens_per_s"] = peer.TokensPerSecond is double t ? R(t, 1) : null,
+                ["first_loss"] = peer.FirstLoss is double l ? R(l, 4) : null,
+                ["params"] = peer.Parameters,
+            };
+            json["vs_pytorch"] = VsPyTorch is double ratio ? R(ratio, 3) : null;
+        }
+        json["elapsed_s"] = R(ElapsedSeconds, 1);
+        return json;
+    }
+
+    private static double R(double value, int digits) => double.IsFinite(value) ? Math.Round(value, digits) : 0;
+
+    /// <summary>The figures as a plain-text table with the targets of issue 6 beside them.</summary>
+    public string ToTable()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var rows = new List<(string What, string Value, string Target)>
+        {
+            ("fp32 matmul peak", string.Format(inv, "{0:F1} GFLOP/s ({1}²)", MatmulFp32Gflops, MatmulSize), ""),
+            ("bf16 matmul peak", string.Format(inv, "{0:F1} GFLOP/s ({1}²)", MatmulBf16Gflops, MatmulSize), ""),
+            ("copy bandwidth", string.Format(inv, "{0:F2} GB/s (read + write)", CopyGbps), ""),
+            ($"train fp32 ({TrainShape}, {Batch}×{Sequence})", string.Format(inv, "{0:F1} tokens/s", TrainTokensPerSecond), ""),
+            ("  mfu_fp32", string.Format(inv, "{0:F3}", MfuFp32), Mark(MfuFp32 >= 0.5, "≥ 0.5")),
+            ("train fp32 + NEFTune", string.Format(inv, "{0:F1} tokens/s", TrainTokensPerSecondNeftune), ""),
+            ("  neftune_overhead", string.Format(inv, "{0:F3}", NeftuneOverhead), Mark(NeftuneOverhead <= 1.02, "≤ 1.02")),
+            ("train bf16", string.Format(inv, "{0:F1} tokens/s", TrainTokensPerSecondBf16), ""),
+            ("  bf16 / fp32", string.Format(inv, "{0:F2}×", Bf16Speedup), Mark(Bf16Speedup >= 2, "≥ 2×")),
+            ("train tiny fp32", string.Format(inv, "{0:F1} tokens/s", TinyTokensPerSecond), ""),
+            ("train tiny + NEFTune", string.Format(inv, "{0:F1} tokens/s (overhead {1:F3})", TinyTokensPerSecondNeftune, TinyNeftuneOverhead), ""),
+            ("decode (KV cache)", string.Format(inv, "{0:F1} tokens/s", DecodeTokensPerSecond), ""),
+            ("  bandwidth fraction", string.Format(inv, "{0:F3} ({1:F1} MB of weights per token)", DecodeBandwidthFraction, DecodeWeightBytesPerToken / 1e6), Mark(DecodeBandwidthFraction >= 0.5, "≥ 0.5")),
+            ("prefill", string.Format(inv, "{0:F1} tokens/s", PrefillTokensPerSecond), ""),
+            ("peak working set (training)", string.Format(inv, "{0:F0} MB", PeakWorkingSetMb), Mark(PeakWorkingSetMb < 1536, "< 1.5 GB")),
+            ("  growth over training steps", string.Format(inv, "{0:F1} MB, {1} live tensors", TrainMemoryGrowthMb, TrainLiveTensorGrowth), Mark(TrainLiveTensorGrowth == 0 && TrainMemoryGrowthMb < 32, "flat")),
+        };
+        if (PyTorch is { } peer)
+        {
+            if (peer.Available)
+            {
+                rows.Add(($"PyTorch {peer.TorchVersion} ({peer.Threads} thread{(peer.Threads == 1 ? "" : "s")})", string.Format(inv, "{0:F1} tokens/s", peer.TokensPerSecond), ""));
+                rows.Add(("  ours / PyTorch", string.Format(inv, "{0:F2}×", VsPyTorch), Mark(VsPyTorch >= 1, "≥ 1")));
+            }
+            else rows.Add(("PyTorch peer", "not run: " + peer.Reason, ""));
+        }
+        int w1 = rows.Max(r => r.What.Length), w2 = rows.Max(r => r.Value.Length);
+        var text = new StringBuilder();
+        text.AppendLine(string.Format(inv, "{0}; {1} cores, torch threads {2} (interop {3}); medians of {4} interleaved rounds{5}",
+            Machine, LogicalCores, TorchThreads, TorchInteropThreads, Rounds, Quick ? "; QUICK run (reduced sizes, not comparable)" : ""));
+        foreach (var (what, value, target) in rows)
+            text.AppendLine($"{what.PadRight(w1)}  {value.PadRight(w2)}  {target}".TrimEnd());
+        text.Append(string.Format(inv, "{0:F0} s", ElapsedSeconds));
+        return text.ToString();
+    }
+
+    private static string Mark(bool met, string target) => (met ? "met " : "NOT met ") + target;
+}
