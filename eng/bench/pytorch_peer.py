@@ -40,6 +40,18 @@ def parse_args():
     return p.parse_args()
 
 
+def loaded_blas():
+    """The BLAS library this process has mapped (Debian's torch links the libblas.so.3 alternative), or the build's."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        if paths:
+            return ", ".join(sorted(paths))
+    except OSError:
+        pass
+    return None
+
+
 def main():
     args = parse_args()
     try:
@@ -168,6 +180,7 @@ def main():
         "interop_threads": torch.get_num_interop_threads(),
         "parallel_info": torch.__config__.parallel_info().strip().splitlines()[:6],
         "sdpa": sdpa is not None,
+        "blas": loaded_blas() or next((part.split("=")[1] for part in torch.__config__.show().replace(",", " ").split() if part.startswith("BLAS_INFO=")), "unknown"),
         "parameters": sum(p.numel() for p in model.parameters()),
         "tokens_per_step": args.batch * args.seq,
         "step_seconds": seconds,

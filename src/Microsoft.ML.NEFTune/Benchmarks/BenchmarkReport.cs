@@ -12,7 +12,16 @@ public sealed record BenchmarkReport
     public int LogicalCores { get; init; }
     public int TorchThreads { get; init; }
     public int TorchInteropThreads { get; init; }
+    public string OpenMpWaitPolicy { get; init; } = "default";
+    public bool NativeMemoryTuning { get; init; }
+    public double LoadAverageBefore { get; init; }
+    public double LoadAverageAfter { get; init; }
+    /// <summary>CPU time of this process over wall time × threads during the stories15M rounds (1 = had the cores to itself).</summary>
+    public double CpuShare { get; init; }
     public int Rounds { get; init; }
+    public int CeilingSamples { get; init; }
+    public int TinyBatch { get; init; }
+    public int TinySequence { get; init; }
 
     public double MatmulFp32Gflops { get; init; }
     public double MatmulBf16Gflops { get; init; }
@@ -40,7 +49,6 @@ public sealed record BenchmarkReport
     public double WorkingSetBeforeTrainingMb { get; init; }
     public double TrainMemoryGrowthMb { get; init; }
     public long TrainLiveTensorGrowth { get; init; }
-    public double ProcessPeakWorkingSetMb { get; init; }
 
     public PyTorchPeerResult? PyTorch { get; init; }
     public double ElapsedSeconds { get; init; }
@@ -62,7 +70,13 @@ public sealed record BenchmarkReport
             ["logical_cores"] = LogicalCores,
             ["torch_threads"] = TorchThreads,
             ["torch_interop_threads"] = TorchInteropThreads,
+            ["omp_wait_policy"] = OpenMpWaitPolicy,
+            ["native_memory_tuning"] = NativeMemoryTuning,
+            ["load_average_before"] = R(LoadAverageBefore, 2),
+            ["load_average_after"] = R(LoadAverageAfter, 2),
+            ["cpu_share"] = R(CpuShare, 3),
             ["rounds"] = Rounds,
+            ["ceiling_samples"] = CeilingSamples,
             ["matmul_size"] = MatmulSize,
             ["matmul_fp32_gflops"] = R(MatmulFp32Gflops, 1),
             ["matmul_bf16_gflops"] = R(MatmulBf16Gflops, 1),
@@ -79,6 +93,8 @@ public sealed record BenchmarkReport
             ["mfu_bf16"] = R(MfuBf16, 4),
             ["neftune_overhead"] = R(NeftuneOverhead, 4),
             ["train_loss"] = R(TrainLoss, 4),
+            ["tiny_batch"] = TinyBatch,
+            ["tiny_seq"] = TinySequence,
             ["tiny_train_tokens_per_s"] = R(TinyTokensPerSecond, 1),
             ["tiny_train_tokens_per_s_neftune"] = R(TinyTokensPerSecondNeftune, 1),
             ["tiny_neftune_overhead"] = R(TinyNeftuneOverhead, 4),
@@ -90,7 +106,6 @@ public sealed record BenchmarkReport
             ["working_set_before_training_mb"] = R(WorkingSetBeforeTrainingMb, 1),
             ["train_memory_growth_mb"] = R(TrainMemoryGrowthMb, 1),
             ["train_live_tensor_growth"] = TrainLiveTensorGrowth,
-            ["process_peak_working_set_mb"] = R(ProcessPeakWorkingSetMb, 1),
         };
         if (PyTorch is { } peer)
         {
@@ -105,6 +120,8 @@ public sealed record BenchmarkReport
                 ["train_tokens_per_s"] = peer.TokensPerSecond is double t ? R(t, 1) : null,
                 ["first_loss"] = peer.FirstLoss is double l ? R(l, 4) : null,
                 ["params"] = peer.Parameters,
+                ["blas"] = peer.Blas,
+                ["environment"] = peer.Environment is null ? null : new JsonObject(peer.Environment.Select(e => KeyValuePair.Create(e.Key, (JsonNode?)e.Value))),
             };
             json["vs_pytorch"] = VsPyTorch is double ratio ? R(ratio, 3) : null;
         }
@@ -129,7 +146,7 @@ public sealed record BenchmarkReport
             ("  neftune_overhead", string.Format(inv, "{0:F3}", NeftuneOverhead), Mark(NeftuneOverhead <= 1.02, "≤ 1.02")),
             ("train bf16", string.Format(inv, "{0:F1} tokens/s", TrainTokensPerSecondBf16), ""),
             ("  bf16 / fp32", string.Format(inv, "{0:F2}×", Bf16Speedup), Mark(Bf16Speedup >= 2, "≥ 2×")),
-            ("train tiny fp32", string.Format(inv, "{0:F1} tokens/s", TinyTokensPerSecond), ""),
+            ($"train tiny fp32 ({TinyBatch}×{TinySequence})", string.Format(inv, "{0:F1} tokens/s", TinyTokensPerSecond), ""),
             ("train tiny + NEFTune", string.Format(inv, "{0:F1} tokens/s (overhead {1:F3})", TinyTokensPerSecondNeftune, TinyNeftuneOverhead), ""),
             ("decode (KV cache)", string.Format(inv, "{0:F1} tokens/s", DecodeTokensPerSecond), ""),
             ("  bandwidth fraction", string.Format(inv, "{0:F3} ({1:F1} MB of weights per token)", DecodeBandwidthFraction, DecodeWeightBytesPerToken / 1e6), Mark(DecodeBandwidthFraction >= 0.5, "≥ 0.5")),
@@ -142,14 +159,17 @@ public sealed record BenchmarkReport
             if (peer.Available)
             {
                 rows.Add(($"PyTorch {peer.TorchVersion} ({peer.Threads} thread{(peer.Threads == 1 ? "" : "s")})", string.Format(inv, "{0:F1} tokens/s", peer.TokensPerSecond), ""));
+                rows.Add(("  its BLAS", peer.Blas ?? "unknown", ""));
                 rows.Add(("  ours / PyTorch", string.Format(inv, "{0:F2}×", VsPyTorch), Mark(VsPyTorch >= 1, "≥ 1")));
             }
             else rows.Add(("PyTorch peer", "not run: " + peer.Reason, ""));
         }
         int w1 = rows.Max(r => r.What.Length), w2 = rows.Max(r => r.Value.Length);
         var text = new StringBuilder();
-        text.AppendLine(string.Format(inv, "{0}; {1} cores, torch threads {2} (interop {3}); medians of {4} interleaved rounds{5}",
-            Machine, LogicalCores, TorchThreads, TorchInteropThreads, Rounds, Quick ? "; QUICK run (reduced sizes, not comparable)" : ""));
+        text.AppendLine(string.Format(inv, "{0}; {1} cores, torch threads {2} (interop {3}), OMP_WAIT_POLICY {4}, freed native memory kept: {8}; medians of {5} interleaved rounds, {6} ceiling samples{7}",
+            Machine, LogicalCores, TorchThreads, TorchInteropThreads, OpenMpWaitPolicy, Rounds, CeilingSamples, Quick ? "; QUICK run (reduced sizes, not comparable)" : "", NativeMemoryTuning ? "yes" : "no"));
+        text.AppendLine(string.Format(inv, "load average {0:F2} before, {1:F2} after; this process had {2:P0} of its threads' CPU during the training rounds{3}",
+            LoadAverageBefore, LoadAverageAfter, CpuShare, CpuShare < 0.8 ? " (the machine was busy: all figures are low)" : ""));
         foreach (var (what, value, target) in rows)
             text.AppendLine($"{what.PadRight(w1)}  {value.PadRight(w2)}  {target}".TrimEnd());
         text.Append(string.Format(inv, "{0:F0} s", ElapsedSeconds));

@@ -26,6 +26,17 @@ public sealed record BenchmarkOptions
     /// <summary>Interleaved rounds of each training measurement; null = 7 (quick: 2).</summary>
     public int? Rounds { get; init; }
 
+    /// <summary>
+    /// Environment of the peer: by default glibc's allocator keeps freed memory (what <c>NativeHeap.RetainFreedMemory</c>
+    /// does for the .NET trainer), so neither side pays for returning memory to the kernel. OMP_WAIT_POLICY is
+    /// passed on as this process has it.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> PeerEnvironment { get; init; } = new Dictionary<string, string>
+    {
+        ["MALLOC_MMAP_MAX_"] = "0",
+        ["MALLOC_TRIM_THRESHOLD_"] = "2147483647",
+    };
+
     public long Seed { get; init; } = 1234;
 }
 
@@ -40,23 +51,13 @@ public static class BenchmarkRunner
     {
         log ??= _ => { };
         var total = Stopwatch.StartNew();
+        var loadBefore = LoadAverage();
         if (options.Threads is int threads) torch.set_num_threads(threads);
         bool quick = options.Quick;
         int rounds = options.Rounds ?? (quick ? 2 : 7);
+        int matmulSize = quick ? 1024 : 2048, copyMegabytes = quick ? 64 : 128;
 
-        // 1. Ceilings, interleaved.
-        int n = quick ? 1024 : 2048;
-        var fp32 = new List<double>(); var bf16 = new List<double>(); var copy = new List<double>();
-        for (int r = 0; r < (quick ? 1 : 3); r++)
-        {
-            fp32.Add(HardwareCeilings.MatmulGflops(ScalarType.Float32, n, quick ? 3 : 5));
-            bf16.Add(HardwareCeilings.MatmulGflops(ScalarType.BFloat16, n, quick ? 3 : 5));
-            copy.Add(HardwareCeilings.CopyGbps(quick ? 64 : 256, quick ? 3 : 5));
-        }
-        double fp32Peak = Statistics.Median(fp32), bf16Peak = Statistics.Median(bf16), copyBw = Statistics.Median(copy);
-        log($"ceilings: fp32 {fp32Peak:F1} GFLOP/s, bf16 {bf16Peak:F1} GFLOP/s, copy {copyBw:F2} GB/s");
-
-        // 2. Tiny shape, NEFTune off and on.
+        // 1. Tiny shape, NEFTune off and on, interleaved.
         var tinyShape = quick ? BenchmarkShape.Tiny(4, 64) : BenchmarkShape.Tiny();
         var tinyData = new BenchmarkData(tinyShape, 2, options.Seed);
         double tinyOff, tinyOn;
@@ -64,13 +65,13 @@ public static class BenchmarkRunner
         using (var on = new TrainingStepper("tiny fp32 + NEFTune", tinyData, 5, false, options.Seed))
         {
             var steppers = new[] { off, on };
-            Warmup(steppers, quick ? 1 : 3);
-            Interleave(steppers, quick ? 2 : 3 * rounds);
+            Warmup(steppers, quick ? 1 : 2);
+            Interleave(steppers, quick ? 2 : 2 * rounds, null, null);
             tinyOff = MedianOfTimed(off); tinyOn = MedianOfTimed(on);
         }
-        log($"tiny: {tinyShape.TokensPerStep / tinyOff:F0} tokens/s, NEFTune {tinyShape.TokensPerStep / tinyOn:F0} tokens/s");
+        log($"tiny ({tinyShape.Batch}×{tinyShape.Sequence}): {tinyShape.TokensPerStep / tinyOff:F0} tokens/s, with NEFTune {tinyShape.TokensPerStep / tinyOn:F0} tokens/s");
 
-        // 3. stories15M shape. First the noise-on trainer alone: peak working set and growth over its steps.
+        // 2. stories15M shape. First the noise-on trainer alone: its peak working set and growth over its steps.
         var shape = quick ? BenchmarkShape.Stories15M(2, 64) : BenchmarkShape.Stories15M();
         var data = new BenchmarkData(shape, 2, options.Seed);
         Collect();
@@ -78,10 +79,14 @@ public static class BenchmarkRunner
         double before = ProcessMemory.WorkingSet;
         var on15 = new TrainingStepper("fp32 + NEFTune", data, 5, false, options.Seed);
         TrainingStepper? off15 = null, bf15 = null;
-        double peak, growth; long liveGrowth;
+        HardwareCeilings? ceilings = null;
+        double peak, growth, cpuShare;
+        long liveGrowth;
+        double decode, prefill;
+        long weightBytes;
         try
         {
-            int memorySteps = quick ? 3 : 5;
+            int memorySteps = quick ? 4 : 6;
             var rss = new List<double>(); var live = new List<long>();
             for (int s = 0; s < memorySteps; s++)
             {
@@ -90,41 +95,50 @@ public static class BenchmarkRunner
                 live.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
             }
             peak = ProcessMemory.PeakWorkingSet;
-            growth = rss[^1] - rss[1];
-            liveGrowth = live[^1] - live[1];
-            log($"{shape.Name} memory: peak {peak / 1e6:F0} MB (before {before / 1e6:F0} MB), growth {growth / 1e6:F1} MB and {liveGrowth} live tensors over {memorySteps - 2} steps");
+            growth = rss[^1] - rss[2];
+            liveGrowth = live[^1] - live[2];
+            log($"{shape.Name} training memory: peak working set {peak / 1e6:F0} MB ({before / 1e6:F0} MB before), " +
+                $"{growth / 1e6:F1} MB and {liveGrowth} live tensors more after step {memorySteps} than after step 3");
+
+            // 3. The ceilings, sampled before and between the training rounds and decoding runs.
+            ceilings = new HardwareCeilings(matmulSize, copyMegabytes);
+            ceilings.Sample(quick ? 2 : 3);
+            log($"ceilings: fp32 {Statistics.Median(ceilings.Fp32Gflops):F1} GFLOP/s, bf16 {Statistics.Median(ceilings.Bf16Gflops):F1} GFLOP/s, copy {Statistics.Median(ceilings.CopyGbps):F2} GB/s");
 
             off15 = new TrainingStepper("fp32", data, 0, false, options.Seed);
             bf15 = new TrainingStepper("bf16", data, 0, true, options.Seed);
             Warmup(new[] { off15, bf15 }, 1);
             on15.StepSeconds.Clear();
-            Interleave(new[] { off15, on15, bf15 }, quick ? 1 : rounds, log);
-        }
-        finally
-        {
-            on15.Dispose(); off15?.Dispose(); bf15?.Dispose();
-        }
-        double stepOff = MedianOfTimed(off15!), stepOn = MedianOfTimed(on15), stepBf = MedianOfTimed(bf15!);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var wall = Stopwatch.StartNew();
+            Interleave(new[] { off15, on15, bf15 }, quick ? 1 : rounds, ceilings, log);
+            cpuShare = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / wall.Elapsed.TotalSeconds / torch.get_num_threads();
 
-        // 4. Decoding and prefill.
-        Collect();
-        double decode, prefill;
-        long weightBytes;
-        using (var model = new LlamaForCausalLM(shape.Config))
-        {
+            // 4. Decoding and prefill (a fresh model of the same shape, evaluation mode).
+            on15.Dispose(); off15.Dispose(); bf15.Dispose();
+            Collect();
+            using var model = new LlamaForCausalLM(shape.Config);
             model.InitializeWeights(options.Seed);
             model.eval();
             weightBytes = model.parameters().Sum(p => p.numel() * p.element_size());
-            (decode, prefill) = DecodeBenchmark.Measure(model, quick ? 16 : 128, quick ? 16 : 128, quick ? 1 : rounds, options.Seed);
+            (decode, prefill) = DecodeBenchmark.Measure(model, quick ? 16 : 128, quick ? 16 : 128, quick ? 1 : Math.Max(3, rounds / 2), options.Seed, () => ceilings.Sample(1));
+            log($"decode {decode:F1} tokens/s, prefill {prefill:F1} tokens/s");
         }
-        log($"decode {decode:F1} tokens/s, prefill {prefill:F1} tokens/s");
+        finally
+        {
+            on15.Dispose(); off15?.Dispose(); bf15?.Dispose(); ceilings?.Dispose();
+        }
+        double stepOff = MedianOfTimed(off15), stepOn = MedianOfTimed(on15), stepBf = MedianOfTimed(bf15);
 
         // 5. The PyTorch peer on the same batches.
         PyTorchPeerResult? peer = null;
         if (options.VsPyTorch)
         {
-            int peerSteps = quick ? 2 : 4;
-            peer = PyTorchPeer.Run(data, peerSteps, 1, torch.get_num_threads(), PyTorchPeer.FindScript(options.PeerScript), options.Pythons, TimeSpan.FromMinutes(quick ? 5 : 20));
+            log("PyTorch peer: training the same shape on the same batches ...");
+            var environment = new Dictionary<string, string>(options.PeerEnvironment);
+            if (Training.OpenMpWaitPolicy.Current() is string policy) environment["OMP_WAIT_POLICY"] = policy;
+            peer = PyTorchPeer.Run(data, quick ? 2 : 3, 1, torch.get_num_threads(), PyTorchPeer.FindScript(options.PeerScript), options.Pythons,
+                TimeSpan.FromMinutes(quick ? 5 : 20), environment);
             log(peer.Available ? $"PyTorch {peer.TorchVersion}: {peer.TokensPerSecond:F1} tokens/s" : $"PyTorch peer not run: {peer.Reason}");
         }
 
@@ -135,11 +149,17 @@ public static class BenchmarkRunner
             LogicalCores = Environment.ProcessorCount,
             TorchThreads = torch.get_num_threads(),
             TorchInteropThreads = torch.get_num_interop_threads(),
-            Rounds = rounds,
-            MatmulSize = n,
-            MatmulFp32Gflops = fp32Peak,
-            MatmulBf16Gflops = bf16Peak,
-            CopyGbps = copyBw,
+            OpenMpWaitPolicy = Training.OpenMpWaitPolicy.Current() ?? "default",
+            NativeMemoryTuning = Training.NativeMemoryTuning.IsApplied,
+            LoadAverageBefore = loadBefore,
+            LoadAverageAfter = LoadAverage(),
+            CpuShare = cpuShare,
+            Rounds = quick ? 1 : rounds,
+            MatmulSize = matmulSize,
+            MatmulFp32Gflops = Statistics.Median(ceilings.Fp32Gflops),
+            MatmulBf16Gflops = Statistics.Median(ceilings.Bf16Gflops),
+            CopyGbps = Statistics.Median(ceilings.CopyGbps),
+            CeilingSamples = ceilings.Fp32Gflops.Count,
             TrainShape = shape.Name,
             Parameters = shape.ParameterCount,
             Batch = shape.Batch,
@@ -148,7 +168,9 @@ public static class BenchmarkRunner
             TrainTokensPerSecondNeftune = shape.TokensPerStep / stepOn,
             TrainTokensPerSecondBf16 = shape.TokensPerStep / stepBf,
             NeftuneOverhead = stepOn / stepOff,
-            TrainLoss = off15!.Losses[^1],
+            TrainLoss = off15.Losses[^1],
+            TinyBatch = tinyShape.Batch,
+            TinySequence = tinyShape.Sequence,
             TinyTokensPerSecond = tinyShape.TokensPerStep / tinyOff,
             TinyTokensPerSecondNeftune = tinyShape.TokensPerStep / tinyOn,
             TinyNeftuneOverhead = tinyOn / tinyOff,
@@ -159,7 +181,6 @@ public static class BenchmarkRunner
             WorkingSetBeforeTrainingMb = before / 1e6,
             TrainMemoryGrowthMb = growth / 1e6,
             TrainLiveTensorGrowth = liveGrowth,
-            ProcessPeakWorkingSetMb = Math.Max(ProcessMemory.PeakWorkingSet, (long)peak) / 1e6,
             PyTorch = peer,
             ElapsedSeconds = total.Elapsed.TotalSeconds,
         };
@@ -174,11 +195,15 @@ public static class BenchmarkRunner
         }
     }
 
-    /// <summary>Rounds of one step of each stepper, the order rotated every round so no variant always goes first.</summary>
-    private static void Interleave(IReadOnlyList<TrainingStepper> steppers, int rounds, Action<string>? log = null)
+    /// <summary>
+    /// Rounds of one step of each stepper, the order rotated every round so no variant always goes first, and a sample
+    /// of the ceilings in each round.
+    /// </summary>
+    private static void Interleave(IReadOnlyList<TrainingStepper> steppers, int rounds, HardwareCeilings? ceilings, Action<string>? log)
     {
         for (int r = 0; r < rounds; r++)
         {
+            ceilings?.Sample(1);
             var times = new List<string>();
             for (int i = 0; i < steppers.Count; i++)
             {
@@ -196,6 +221,17 @@ public static class BenchmarkRunner
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
+    }
+
+    /// <summary>The 1-minute load average (runnable threads on the whole machine), or NaN where unknown.</summary>
+    private static double LoadAverage()
+    {
+        try
+        {
+            var text = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg") : null;
+            return text is null ? double.NaN : double.Parse(text.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { return double.NaN; }
     }
 
     private static string MachineName()

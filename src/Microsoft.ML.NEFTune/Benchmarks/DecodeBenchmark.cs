@@ -11,8 +11,9 @@ public static class DecodeBenchmark
     /// Tokens/s of decoding one sequence and of prefilling its prompt. A prefill-only run (one new token) and a run
     /// that decodes <paramref name="newTokens"/> more are interleaved <paramref name="repetitions"/> times; decoding
     /// speed is the extra tokens over the median extra time, prefill speed the prompt over the median prefill time.
+    /// <paramref name="betweenRuns"/> runs before each repetition, untimed.
     /// </summary>
-    public static (double DecodeTokensPerSecond, double PrefillTokensPerSecond) Measure(LlamaForCausalLM model, int promptLength, int newTokens, int repetitions, long seed)
+    public static (double DecodeTokensPerSecond, double PrefillTokensPerSecond) Measure(LlamaForCausalLM model, int promptLength, int newTokens, int repetitions, long seed, Action? betweenRuns = null)
     {
         var random = new Random(unchecked((int)seed));
         var prompt = new[] { Enumerable.Range(0, promptLength).Select(i => i == 0 ? 1L : 3 + random.Next(model.Config.VocabSize - 3)).ToArray() };
@@ -31,6 +32,7 @@ public static class DecodeBenchmark
         var full = new List<double>();
         for (int r = 0; r < repetitions; r++)
         {
+            betweenRuns?.Invoke();
             prefill.Add(Time(1));
             full.Add(Time(newTokens + 1));
         }

@@ -3,50 +3,61 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.NEFTune.Benchmarks;
 
-/// <summary>The two ceilings of this machine as libtorch reaches them: square matrix-product throughput and copy bandwidth.</summary>
-public static class HardwareCeilings
+/// <summary>
+/// The two ceilings of this machine as libtorch reaches them: an n×n by n×n matrix product in float32 and in
+/// bfloat16 (2·n³ FLOPs each), and the bandwidth of copying one float32 buffer into another. The operands are
+/// allocated once, so a sample can be taken between training steps (on a shared machine the ceilings move with the
+/// load, and a figure is only comparable to ceilings sampled at the same time).
+/// </summary>
+public sealed class HardwareCeilings : IDisposable
 {
-    /// <summary>
-    /// GFLOP/s of an n×n by n×n matrix product (2·n³ FLOPs) in <paramref name="dtype"/>, the median of
-    /// <paramref name="repetitions"/> timed products after one untimed one.
-    /// </summary>
-    public static double MatmulGflops(ScalarType dtype, int n, int repetitions)
+    private readonly Tensor a32, b32, a16, b16, source, target;
+
+    public HardwareCeilings(int matmulSize, int copyMegabytes)
     {
-        using var scope = NewDisposeScope();
+        MatmulSize = matmulSize;
         using var _ = no_grad();
-        var generator = new Generator(1);
-        var a = randn(new long[] { n, n }, generator: generator).to_type(dtype);
-        var b = randn(new long[] { n, n }, generator: generator).to_type(dtype);
-        a.mm(b).Dispose();
-        var seconds = new List<double>();
-        for (int i = 0; i < repetitions; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            using var c = a.mm(b);
-            seconds.Add(clock.Elapsed.TotalSeconds);
-        }
-        return 2.0 * n * n * n / Statistics.Median(seconds) / 1e9;
+        using var generator = new Generator(1);
+        a32 = randn(new long[] { matmulSize, matmulSize }, generator: generator).DetachFromDisposeScope();
+        b32 = randn(new long[] { matmulSize, matmulSize }, generator: generator).DetachFromDisposeScope();
+        a16 = a32.to_type(ScalarType.BFloat16).DetachFromDisposeScope();
+        b16 = b32.to_type(ScalarType.BFloat16).DetachFromDisposeScope();
+        long elements = (long)copyMegabytes * 1024 * 1024 / sizeof(float);
+        source = ones(elements).DetachFromDisposeScope();
+        target = zeros(elements).DetachFromDisposeScope();
+        Sample(1);                                                              // first touches and library warm-up, not recorded
+        Fp32Gflops.Clear(); Bf16Gflops.Clear(); CopyGbps.Clear();
     }
 
-    /// <summary>
-    /// Copy bandwidth in GB/s of a float32 buffer of <paramref name="megabytes"/> MB into another, counting the bytes
-    /// read and the bytes written (the STREAM "copy" convention); the median of <paramref name="repetitions"/>.
-    /// </summary>
-    public static double CopyGbps(int megabytes, int repetitions)
+    public int MatmulSize { get; }
+    public List<double> Fp32Gflops { get; } = new();
+    public List<double> Bf16Gflops { get; } = new();
+
+    /// <summary>GB/s counting the bytes read and the bytes written (the STREAM "copy" convention).</summary>
+    public List<double> CopyGbps { get; } = new();
+
+    /// <summary>Times <paramref name="repetitions"/> products in each dtype and as many copies, recording each.</summary>
+    public void Sample(int repetitions)
     {
-        using var scope = NewDisposeScope();
         using var _ = no_grad();
-        long elements = (long)megabytes * 1024 * 1024 / sizeof(float);
-        var source = ones(elements);
-        var target = zeros(elements);
-        target.copy_(source);
-        var seconds = new List<double>();
+        double flops = 2.0 * MatmulSize * MatmulSize * (double)MatmulSize;
         for (int i = 0; i < repetitions; i++)
         {
-            var clock = Stopwatch.StartNew();
-            target.copy_(source);
-            seconds.Add(clock.Elapsed.TotalSeconds);
+            Fp32Gflops.Add(flops / Seconds(() => { using var c = a32.mm(b32); }) / 1e9);
+            Bf16Gflops.Add(flops / Seconds(() => { using var c = a16.mm(b16); }) / 1e9);
+            CopyGbps.Add(2.0 * source.numel() * sizeof(float) / Seconds(() => target.copy_(source)) / 1e9);
         }
-        return 2.0 * elements * sizeof(float) / Statistics.Median(seconds) / 1e9;
+    }
+
+    private static double Seconds(Action action)
+    {
+        var clock = Stopwatch.StartNew();
+        action();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { a32, b32, a16, b16, source, target }) t.Dispose();
     }
 }

@@ -17,6 +17,8 @@ public sealed record PyTorchPeerResult
     public double? StepSecondsMedian { get; init; }
     public double? FirstLoss { get; init; }
     public long? Parameters { get; init; }
+    public string? Blas { get; init; }
+    public IReadOnlyDictionary<string, string>? Environment { get; init; }
 
     public static PyTorchPeerResult Unavailable(string reason) => new() { Available = false, Reason = reason };
 }
@@ -52,7 +54,9 @@ public static class PyTorchPeer
     /// Trains <paramref name="steps"/> steps of <paramref name="data"/>'s shape on the batches the .NET trainer sees,
     /// the first <paramref name="warmup"/> untimed. Tries each interpreter in turn until one imports torch.
     /// </summary>
-    public static PyTorchPeerResult Run(BenchmarkData data, int steps, int warmup, int threads, string? script, IReadOnlyList<string> pythons, TimeSpan timeout)
+    /// <param name="environment">Variables set for the peer, e.g. the allocator and OpenMP settings this process runs with.</param>
+    public static PyTorchPeerResult Run(BenchmarkData data, int steps, int warmup, int threads, string? script, IReadOnlyList<string> pythons, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         if (script is null) return PyTorchPeerResult.Unavailable($"the peer script {ScriptName} was not found (looked beside the application and in eng/bench/ of its parent folders)");
         var tokensFile = Path.Combine(Path.GetTempPath(), $"neftune-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.bin");
@@ -75,8 +79,8 @@ public static class PyTorchPeer
             var reasons = new List<string>();
             foreach (var python in pythons)
             {
-                var result = RunOne(python, arguments, timeout);
-                if (result.Available) return result;
+                var result = RunOne(python, arguments, timeout, environment);
+                if (result.Available) return result with { Environment = environment };
                 reasons.Add($"{python}: {result.Reason}");
             }
             return PyTorchPeerResult.Unavailable(string.Join("; ", reasons));
@@ -87,10 +91,11 @@ public static class PyTorchPeer
         }
     }
 
-    private static PyTorchPeerResult RunOne(string python, IReadOnlyList<string> arguments, TimeSpan timeout)
+    private static PyTorchPeerResult RunOne(string python, IReadOnlyList<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in arguments) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         Process process;
         try { process = Process.Start(start) ?? throw new InvalidOperationException("no process"); }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
@@ -128,6 +133,7 @@ public static class PyTorchPeer
                 StepSecondsMedian = json["step_seconds_median"]?.GetValue<double>(),
                 FirstLoss = json["losses"] is JsonArray losses && losses.Count > 0 ? losses[0]!.GetValue<double>() : null,
                 Parameters = json["parameters"]?.GetValue<long>(),
+                Blas = json["blas"]?.GetValue<string>(),
             };
         }
     }

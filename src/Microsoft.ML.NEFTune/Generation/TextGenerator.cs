@@ -71,13 +71,14 @@ public sealed class TextGenerator
             seen.scatter_(1, tokens.narrow(1, 0, P), ones(B, P, ScalarType.Bool, device));
             using var cache = options.UseCache ? new KVCache(model.Config, B, P + N, model.Model.EmbeddingWeight.dtype, device) : null;
             using var generator = new Generator((ulong)options.Seed, device);
+            using var headTransposed = model.HeadWeight.detach().t().contiguous();           // (C, V)
             for (int step = 0; step < N && !finished.All(f => f); step++)
             {
                 using var scope = NewDisposeScope();
                 long length = P + step;
                 var input = cache is null || step == 0 ? tokens.narrow(1, 0, length) : tokens.narrow(1, length - 1, 1);
                 var seq = padded ? sequence.narrow(1, 0, length) : null;
-                var logits = model.forward(input, seq, cache).select(1, -1).to_type(ScalarType.Float32);   // (B, V)
+                var logits = model.NextTokenLogits(input, seq, cache, headTransposed).to_type(ScalarType.Float32);   // (B, V)
                 logits = LogitsProcessing.PenalizeRepeats(logits, seen, options.RepetitionPenalty);
                 var next = LogitsProcessing.Choose(logits, options, generator);                             // (B)
                 tokens.select(1, length).copy_(next);

@@ -46,6 +46,21 @@ public sealed class LlamaForCausalLM : nn.Module
 
     private Tensor Head(Tensor h) => lm_head is null ? nn.functional.linear(h, model.EmbeddingWeight) : lm_head.call(h);
 
+    /// <summary>The (V, C) output head weight: <c>lm_head.weight</c>, or the embedding matrix when tied.</summary>
+    public Tensor HeadWeight => lm_head?.weight ?? model.EmbeddingWeight;
+
+    /// <summary>
+    /// Logits (B, V) of the token after the last position only: prefill does not turn every prompt position into
+    /// logits. <paramref name="headTransposed"/>, a contiguous (C, V) copy of <see cref="HeadWeight"/>, makes the
+    /// product a plain row-times-matrix one, which is faster than <c>linear</c> for a single row.
+    /// </summary>
+    public Tensor NextTokenLogits(Tensor inputIds, Tensor? sequenceIds, KVCache? cache, Tensor? headTransposed = null)
+    {
+        using var h = model.forward(inputIds, sequenceIds, cache);                        // (B, T, C)
+        using var last = h.select(1, -1);                                                 // (B, C)
+        return headTransposed is null ? Head(last) : last.matmul(headTransposed);         // (B, V)
+    }
+
     /// <summary>
     /// Sum of next-token cross-entropies over labelled positions and their count; the model shifts the labels
     /// (position t predicts labels[t+1]), positions labelled <see cref="IgnoreIndex"/> do not count.
@@ -63,7 +78,8 @@ public sealed class LlamaForCausalLM : nn.Module
 
     /// <summary>
     /// The same loss as <see cref="LossSum(Tensor, Tensor)"/> computed from the input ids, sending only labelled
-    /// positions through the output head: with response-only labels most prompt positions never become logits.
+    /// positions through the output head (with response-only labels most prompt positions never become logits) and
+    /// fusing head and cross-entropy so that the (N, V) logits are never held (<see cref="LinearCrossEntropy"/>).
     /// </summary>
     public (Tensor LossSum, long TokenCount) LossSum(Tensor inputIds, Tensor labels, Tensor? sequenceIds)
     {
@@ -74,8 +90,7 @@ public sealed class LlamaForCausalLM : nn.Module
         var keep = shiftLabels.ne(IgnoreIndex).nonzero().squeeze(1);                                 // (N)
         long count = keep.shape[0];
         var hidden = h.narrow(1, 0, T - 1).reshape(-1, C).index_select(0, keep);                    // (N, C)
-        var logits = Head(hidden).to_type(ScalarType.Float32);                                       // (N, V)
-        var loss = nn.functional.cross_entropy(logits, shiftLabels.index_select(0, keep), reduction: nn.Reduction.Sum);
+        var loss = LinearCrossEntropy.Sum(hidden, HeadWeight, shiftLabels.index_select(0, keep));     // Σ −log p(y | h)
         return (loss.MoveToOuterDisposeScope(), count);
     }
 
