@@ -1,0 +1,39 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML.NEFTune.Tests.Training;
+
+namespace Microsoft.ML.NEFTune.Tests.Cli;
+
+/// <summary>
+/// <c>neftune bench --quick</c> runs end to end (its figures are not judged here: speed is shown by the benchmark,
+/// not by tests). Runs alone, beside the memory tests, because it reads the process's working set.
+/// </summary>
+[Collection(nameof(MemoryTests))]
+public class BenchCommandTests
+{
+    private static readonly string[] RequiredFigures =
+    {
+        "matmul_fp32_gflops", "matmul_bf16_gflops", "copy_gbps", "train_tokens_per_s", "train_tokens_per_s_bf16",
+        "mfu_fp32", "neftune_overhead", "decode_tokens_per_s", "decode_bandwidth_fraction", "peak_working_set_mb",
+    };
+
+    [Fact]
+    public void QuickJsonRunReportsEveryRequiredFigureConsistently()
+    {
+        var result = CliRunner.Run("bench", "--quick", "--json", "--vs-pytorch", "--python", "/nonexistent/python3");
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        var json = JsonNode.Parse(result.Out)!.AsObject();
+        foreach (var key in RequiredFigures)
+        {
+            double value = json[key]!.GetValue<double>();
+            Assert.True(double.IsFinite(value) && value > 0, $"{key} = {value}");
+        }
+        Assert.True(json["quick"]!.GetValue<bool>());
+        double tokens = json["train_tokens_per_s"]!.GetValue<double>(), peak = json["matmul_fp32_gflops"]!.GetValue<double>();
+        double mfu = 6.0 * json["params"]!.GetValue<long>() * tokens / (peak * 1e9);
+        Assert.Equal(mfu, json["mfu_fp32"]!.GetValue<double>(), 0.01 * mfu + 1e-3);      // both inputs are rounded in the JSON
+        Assert.Equal(0, json["train_live_tensor_growth"]!.GetValue<long>());
+        Assert.False(json["pytorch"]!["available"]!.GetValue<bool>());
+        Assert.Contains("/nonexistent/python3", json["pytorch"]!["reason"]!.GetValue<string>());
+    }
+}
