@@ -1,3 +1,6 @@
+// First, before libtorch loads: OpenMP threads sleep between parallel regions instead of spinning.
+Microsoft.ML.NEFTune.Training.OpenMpWaitPolicy.PreferPassive();
+
 if (args.Length < 2 || args.Contains("--help"))
 {
     Console.WriteLine("""

@@ -1,4 +1,8 @@
 using Microsoft.ML.NEFTune.Examples;
+using Microsoft.ML.NEFTune.Training;
+
+// First, before libtorch loads: OpenMP threads sleep between parallel regions instead of spinning.
+OpenMpWaitPolicy.PreferPassive();
 
 if (args.Length < 3)
 {
