@@ -82,7 +82,7 @@ public static class BenchmarkRunner
         HardwareCeilings? ceilings = null;
         double peak, growth, cpuShare;
         long liveGrowth;
-        double decode, prefill;
+        double decode, prefill, noiseSeconds;
         long weightBytes;
         try
         {
@@ -113,6 +113,8 @@ public static class BenchmarkRunner
             var wall = Stopwatch.StartNew();
             Interleave(new[] { off15, on15, bf15 }, quick ? 1 : rounds, ceilings, log);
             cpuShare = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / wall.Elapsed.TotalSeconds / torch.get_num_threads();
+            noiseSeconds = NoiseCostBenchmark.Measure(shape, quick ? 5 : 50, options.Seed);
+            log($"NEFTune noise operation alone: {noiseSeconds * 1e3:F2} ms per batch");
 
             // 4. Decoding and prefill (a fresh model of the same shape, evaluation mode).
             on15.Dispose(); off15.Dispose(); bf15.Dispose();
@@ -168,6 +170,7 @@ public static class BenchmarkRunner
             TrainTokensPerSecondNeftune = shape.TokensPerStep / stepOn,
             TrainTokensPerSecondBf16 = shape.TokensPerStep / stepBf,
             NeftuneOverhead = stepOn / stepOff,
+            NeftuneNoiseMs = noiseSeconds * 1e3,
             TrainLoss = off15.Losses[^1],
             TinyBatch = tinyShape.Batch,
             TinySequence = tinyShape.Sequence,

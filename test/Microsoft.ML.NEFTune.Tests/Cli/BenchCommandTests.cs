@@ -32,6 +32,10 @@ public class BenchCommandTests
         double tokens = json["train_tokens_per_s"]!.GetValue<double>(), peak = json["matmul_fp32_gflops"]!.GetValue<double>();
         double mfu = 6.0 * json["params"]!.GetValue<long>() * tokens / (peak * 1e9);
         Assert.Equal(mfu, json["mfu_fp32"]!.GetValue<double>(), 0.01 * mfu + 1e-3);      // both inputs are rounded in the JSON
+        double noiseMs = json["neftune_noise_ms"]!.GetValue<double>();
+        Assert.True(noiseMs > 0, $"neftune_noise_ms = {noiseMs}");
+        double stepMs = 1e3 * json["batch"]!.GetValue<int>() * json["seq"]!.GetValue<int>() / tokens;
+        Assert.Equal(1 + noiseMs / stepMs, json["neftune_overhead_direct"]!.GetValue<double>(), 1e-3);
         Assert.Equal(0, json["train_live_tensor_growth"]!.GetValue<long>());
         Assert.False(json["pytorch"]!["available"]!.GetValue<bool>());
         Assert.Contains("/nonexistent/python3", json["pytorch"]!["reason"]!.GetValue<string>());
