@@ -27,7 +27,7 @@ public sealed record BenchmarkOptions
     public int? Rounds { get; init; }
 
     /// <summary>
-    /// Environment of the peer: by default glibc's allocator keeps freed memory (what <c>NativeHeap.RetainFreedMemory</c>
+    /// Environment of the peer: by default glibc's allocator keeps freed memory (what <see cref="Training.NativeMemoryTuning.KeepFreedMemory"/>
     /// does for the .NET trainer), so neither side pays for returning memory to the kernel. OMP_WAIT_POLICY is
     /// passed on as this process has it.
     /// </summary>
@@ -77,10 +77,9 @@ public static class BenchmarkRunner
         Collect();
         ProcessMemory.TryResetPeak();
         double before = ProcessMemory.WorkingSet;
-        var on15 = new TrainingStepper("fp32 + NEFTune", data, 5, false, options.Seed);
-        TrainingStepper? off15 = null, bf15 = null;
+        TrainingStepper? on15 = new TrainingStepper("fp32 + NEFTune", data, 5, false, options.Seed), off15 = null, bf15 = null;
         HardwareCeilings? ceilings = null;
-        double peak, growth, cpuShare;
+        double peak, growth, cpuShare, stepOff, stepOn, stepBf, trainLoss;
         long liveGrowth;
         double decode, prefill, noiseSeconds;
         long weightBytes;
@@ -117,7 +116,9 @@ public static class BenchmarkRunner
             log($"NEFTune noise operation alone: {noiseSeconds * 1e3:F2} ms per batch");
 
             // 4. Decoding and prefill (a fresh model of the same shape, evaluation mode).
+            (stepOff, stepOn, stepBf, trainLoss) = (MedianOfTimed(off15), MedianOfTimed(on15), MedianOfTimed(bf15), off15.Losses[^1]);
             on15.Dispose(); off15.Dispose(); bf15.Dispose();
+            on15 = off15 = bf15 = null;
             Collect();
             using var model = new LlamaForCausalLM(shape.Config);
             model.InitializeWeights(options.Seed);
@@ -128,10 +129,8 @@ public static class BenchmarkRunner
         }
         finally
         {
-            on15.Dispose(); off15?.Dispose(); bf15?.Dispose(); ceilings?.Dispose();
+            on15?.Dispose(); off15?.Dispose(); bf15?.Dispose(); ceilings?.Dispose();
         }
-        double stepOff = MedianOfTimed(off15), stepOn = MedianOfTimed(on15), stepBf = MedianOfTimed(bf15);
-
         // 5. The PyTorch peer on the same batches.
         PyTorchPeerResult? peer = null;
         if (options.VsPyTorch)
@@ -171,7 +170,7 @@ public static class BenchmarkRunner
             TrainTokensPerSecondBf16 = shape.TokensPerStep / stepBf,
             NeftuneOverhead = stepOn / stepOff,
             NeftuneNoiseMs = noiseSeconds * 1e3,
-            TrainLoss = off15.Losses[^1],
+            TrainLoss = trainLoss,
             TinyBatch = tinyShape.Batch,
             TinySequence = tinyShape.Sequence,
             TinyTokensPerSecond = tinyShape.TokensPerStep / tinyOff,
