@@ -1,5 +1,6 @@
-// First, before libtorch loads: OpenMP threads sleep between parallel regions instead of spinning.
-Microsoft.ML.NEFTune.Training.OpenMpWaitPolicy.PreferPassive();
+// First, before libtorch loads: OpenMP threads sleep between parallel regions instead of spinning, and freed native
+// memory is kept for reuse. The library never changes these process-wide settings by itself.
+Microsoft.ML.NEFTune.Training.ProcessTuning.Apply();
 
 if (args.Length < 2 || args.Contains("--help"))
 {

@@ -1,8 +1,9 @@
 using Microsoft.ML.NEFTune.Examples;
 using Microsoft.ML.NEFTune.Training;
 
-// First, before libtorch loads: OpenMP threads sleep between parallel regions instead of spinning.
-OpenMpWaitPolicy.PreferPassive();
+// First, before libtorch loads: OpenMP threads sleep between parallel regions instead of spinning, and freed native
+// memory is kept for reuse. The library never changes these process-wide settings by itself.
+ProcessTuning.Apply();
 
 if (args.Length < 3)
 {

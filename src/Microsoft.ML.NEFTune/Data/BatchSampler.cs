@@ -2,8 +2,8 @@ namespace Microsoft.ML.NEFTune.Data;
 
 /// <summary>
 /// Splits rows into batches, epoch after epoch. The order of epoch e depends only on (seed, e), through a
-/// SplitMix64 Fisher–Yates shuffle, so it is the same on every run and platform and a run resumed at a
-/// <see cref="SamplerState"/> sees exactly the batches an uninterrupted run would. With
+/// SplitMix64 Fisher–Yates shuffle, so it is the same on every run and platform and a resumed run sees exactly
+/// the batches an uninterrupted run would. With
 /// <see cref="BatchSamplerOptions.GroupByLength"/>, the shuffled rows are cut into mega-batches, each sorted by
 /// length (longest first), split into batches, and the batch order is shuffled with the batch holding the
 /// longest row moved to the front (so memory peaks at the first step).
@@ -24,15 +24,6 @@ public sealed class BatchSampler
         BatchesPerEpoch = Options.DropLast || lengths.Count % Options.BatchSize == 0 ? full : full + 1;
     }
 
-    /// <param name="lengths">Length of each row.</param>
-    /// <param name="batchSize">Rows per batch.</param>
-    /// <param name="seed">The shuffle seed.</param>
-    /// <param name="groupByLength">Batch rows of similar length together.</param>
-    public BatchSampler(IReadOnlyList<int> lengths, int batchSize, long seed, bool groupByLength = false)
-        : this(lengths, new BatchSamplerOptions { BatchSize = batchSize, Seed = seed, GroupByLength = groupByLength })
-    {
-    }
-
     /// <param name="count">Number of rows (without length grouping).</param>
     /// <param name="options">Batch size and seed; null for the defaults.</param>
     public BatchSampler(int count, BatchSamplerOptions? options = null)
@@ -48,14 +39,6 @@ public sealed class BatchSampler
 
     /// <summary>Batches in every epoch (0 when there are no rows, or too few for one batch with <see cref="BatchSamplerOptions.DropLast"/>).</summary>
     public int BatchesPerEpoch { get; }
-
-    /// <summary>The position of global step <paramref name="step"/> (0-based batches since the start).</summary>
-    public SamplerState StateAtStep(long step)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(step);
-        if (BatchesPerEpoch == 0) throw new InvalidOperationException("The sampler has no batches.");
-        return new SamplerState(checked((int)(step / BatchesPerEpoch)), (int)(step % BatchesPerEpoch));
-    }
 
     /// <summary>The batches of epoch <paramref name="epoch"/>, in order.</summary>
     public IReadOnlyList<int[]> Batches(int epoch)
@@ -80,31 +63,6 @@ public sealed class BatchSampler
             (batches[0], batches[longest]) = (batches[longest], batches[0]);
         }
         return batches;
-    }
-
-    /// <summary>
-    /// Batches from <paramref name="state"/> on, through the rest of that epoch and on into the following ones
-    /// without end (none when an epoch has no batch); take as many as needed.
-    /// </summary>
-    public IEnumerable<SampledBatch> From(SamplerState state)
-    {
-        if (state.Epoch < 0 || state.BatchIndex < 0 || state.BatchIndex > BatchesPerEpoch)
-            throw new ArgumentOutOfRangeException(nameof(state), state, $"The sampler state must have a non-negative epoch and a batch index in 0..{BatchesPerEpoch}.");
-        return Enumerate(state);
-    }
-
-    private IEnumerable<SampledBatch> Enumerate(SamplerState state)
-    {
-        if (BatchesPerEpoch == 0) yield break;
-        for (int epoch = state.Epoch, first = state.BatchIndex; ; epoch++, first = 0)
-        {
-            var batches = Batches(epoch);
-            for (int i = first; i < batches.Count; i++)
-            {
-                var next = i + 1 < batches.Count ? new SamplerState(epoch, i + 1) : new SamplerState(epoch + 1, 0);
-                yield return new SampledBatch(new SamplerState(epoch, i), batches[i], next);
-            }
-        }
     }
 
     private int[] SortWithinMegaBatches(int[] order)

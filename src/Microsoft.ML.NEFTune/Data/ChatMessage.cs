@@ -11,3 +11,16 @@ public sealed record ChatMessage(ChatRole Role, string Content)
     /// <summary>What is said.</summary>
     public string Content { get; } = Content ?? throw new ArgumentNullException(nameof(Content));
 }
+
+/// <summary>Who speaks a <see cref="ChatMessage"/>.</summary>
+public enum ChatRole
+{
+    /// <summary>Instructions that frame the whole conversation; at most one, first.</summary>
+    System,
+
+    /// <summary>The human turn; never trained on (unless the prompt is trained too).</summary>
+    User,
+
+    /// <summary>The model turn; every assistant turn is a training target.</summary>
+    Assistant,
+}

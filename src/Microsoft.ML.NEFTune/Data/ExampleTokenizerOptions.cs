@@ -19,3 +19,13 @@ public sealed record ExampleTokenizerOptions
         if (!Enum.IsDefined(Truncation)) throw new ArgumentOutOfRangeException(nameof(Truncation), Truncation, "Unknown truncation mode.");
     }
 }
+
+/// <summary>What <see cref="ExampleTokenizer"/> does with an example longer than <see cref="ExampleTokenizerOptions.MaxLength"/>.</summary>
+public enum TruncationMode
+{
+    /// <summary>Cut the end off; an example with no response token left within the limit is dropped.</summary>
+    TruncateResponse,
+
+    /// <summary>Drop the example.</summary>
+    Drop,
+}

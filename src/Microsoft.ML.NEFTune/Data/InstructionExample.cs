@@ -96,3 +96,11 @@ public sealed class InstructionExample
         ? $"Instruction: {Instruction}, Input: {Input}, Output: {Output}"
         : string.Join(" | ", Messages.Select(m => $"{m.Role}: {m.Content}"));
 }
+
+/// <summary>A document for continued pre-training: every token is a training target.</summary>
+/// <param name="Text">The document text.</param>
+public sealed record PlainText(string Text)
+{
+    /// <summary>The document text.</summary>
+    public string Text { get; } = Text ?? throw new ArgumentNullException(nameof(Text));
+}

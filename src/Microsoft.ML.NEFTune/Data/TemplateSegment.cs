@@ -20,3 +20,16 @@ public sealed record TemplateSegment(string Text, bool IsTarget)
     /// <summary>The beginning-of-sequence token (context).</summary>
     public static TemplateSegment Bos() => new("", false) { Special = SpecialToken.Bos };
 }
+
+/// <summary>A control token a <see cref="TemplateSegment"/> stands for, inserted by id rather than encoded from text.</summary>
+public enum SpecialToken
+{
+    /// <summary>An ordinary text segment.</summary>
+    None,
+
+    /// <summary>The tokenizer's beginning-of-sequence id (<see cref="IO.Tokenizers.TextTokenizer.BosId"/>).</summary>
+    Bos,
+
+    /// <summary>The tokenizer's end-of-sequence id (<see cref="IO.Tokenizers.TextTokenizer.EosId"/>).</summary>
+    Eos,
+}

@@ -51,3 +51,30 @@ public sealed class TokenizationReport
         return Dropped == 0 ? text : text + " (" + string.Join(", ", DroppedByReason.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}")) + ")";
     }
 }
+
+/// <summary>Tokenized rows and the report of how they were made.</summary>
+/// <param name="Examples">The rows, in input order.</param>
+/// <param name="Report">Counts of kept, truncated and dropped inputs.</param>
+public sealed record TokenizationResult(IReadOnlyList<TokenizedExample> Examples, TokenizationReport Report);
+
+/// <summary>An example (or document) left out by <see cref="ExampleTokenizer"/>.</summary>
+/// <param name="Index">0-based position in the input sequence.</param>
+/// <param name="Reason">Why.</param>
+/// <param name="Length">Its length in tokens before truncation (0 when it was not encoded).</param>
+public sealed record DroppedExample(int Index, DropReason Reason, int Length);
+
+/// <summary>Why <see cref="ExampleTokenizer"/> left an example or document out.</summary>
+public enum DropReason
+{
+    /// <summary>The example has no response to learn (empty output, or no assistant turn).</summary>
+    NoResponse,
+
+    /// <summary>The prompt fills the maximum length, so no response token would remain after truncation.</summary>
+    PromptTooLong,
+
+    /// <summary>The example is longer than the maximum length and <see cref="TruncationMode.Drop"/> is set.</summary>
+    TooLong,
+
+    /// <summary>The document encodes to no tokens.</summary>
+    EmptyDocument,
+}

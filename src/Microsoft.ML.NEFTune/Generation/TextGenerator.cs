@@ -17,7 +17,6 @@ public sealed class TextGenerator
     {
         this.model = model ?? throw new ArgumentNullException(nameof(model));
         this.tokenizer = tokenizer;
-        Microsoft.ML.NEFTune.Training.NativeMemoryTuning.KeepFreedMemory();
     }
 
     /// <summary>Generates a completion for each prompt (text in, text out; BOS added when the tokenizer asks for it).</summary>

@@ -134,7 +134,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
             }
             if (result.Cancelled)
                 throw new OperationCanceledException($"NEFTune instruction tuning was cancelled after {result.Steps} optimizer steps.", token);
-            if (Microsoft.ML.NEFTune.Lora.Lora.HasAdapters(model)) Microsoft.ML.NEFTune.Lora.Lora.Merge(model);
+            if (Microsoft.ML.NEFTune.Lora.LoraAdapters.HasAdapters(model)) Microsoft.ML.NEFTune.Lora.LoraAdapters.Merge(model);
             channel.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
                 "NEFTune instruction tuning finished: {0} steps, train loss {1}, validation loss {2}",
                 result.Steps, Format(result.FinalTrainLoss), Format(result.FinalValidationLoss)));

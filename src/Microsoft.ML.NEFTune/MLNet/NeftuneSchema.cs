@@ -12,7 +12,7 @@ internal static class NeftuneSchema
         if (column is null)
             throw Missing(name, role, option, schema.Where(c => !c.IsHidden).Select(c => c.Name));
         if (column.Value.Type is not TextDataViewType)
-            throw WrongType(name, role, option, column.Value.Type.ToString());
+            throw WrongType(name, role, option, column.Value.Type.ToString() ?? column.Value.Type.GetType().Name);
         return column.Value;
     }
 
@@ -60,7 +60,7 @@ internal static class NeftuneSchema
 
     private static string Describe(SchemaShape.Column column)
     {
-        var item = column.IsKey ? $"Key<{column.ItemType}>" : column.ItemType.ToString();
+        var item = column.IsKey ? $"Key<{column.ItemType}>" : column.ItemType.ToString() ?? column.ItemType.GetType().Name;
         return column.Kind switch
         {
             SchemaShape.Column.VectorKind.Vector => $"Vector<{item}>",

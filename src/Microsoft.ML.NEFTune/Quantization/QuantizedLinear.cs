@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.NEFTune.Quantization;
 
 /// <summary>
-/// A frozen linear layer whose weight is stored quantized and dequantized on the fly in <see cref="forward"/>.
+/// A frozen linear layer whose weight is stored quantized and dequantized on the fly in <c>forward</c>.
 /// It holds buffers only (no parameters), so no optimizer sees it. Converting the module to another dtype leaves
 /// the quantized storage as it is; the forward pass computes in the dtype of its input.
 /// </summary>
@@ -58,4 +58,17 @@ public abstract class QuantizedLinear : nn.Module<Tensor, Tensor>
     protected override nn.Module _to(ScalarType dtype, bool non_blocking) => this;
 
     protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking) => _to(device.type, device.index, non_blocking);
+}
+
+/// <summary>How the frozen linear layers of a base model are stored.</summary>
+public enum BaseQuantization
+{
+    /// <summary>Unchanged floating-point weights.</summary>
+    None,
+
+    /// <summary>int8 with one absmax scale per output channel (<see cref="Int8Linear"/>).</summary>
+    Int8,
+
+    /// <summary>4-bit NormalFloat with one absmax per block of 64 weights (<see cref="Nf4Linear"/>), the QLoRA data type.</summary>
+    Nf4,
 }

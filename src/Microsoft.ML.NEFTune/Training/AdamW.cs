@@ -15,6 +15,10 @@ public sealed class AdamW : IDisposable
     private readonly Dictionary<string, (Tensor M, Tensor V)> state = new();
 
     /// <param name="parameters">Named trainable parameters.</param>
+    /// <param name="beta1">Decay of the first-moment average.</param>
+    /// <param name="beta2">Decay of the second-moment average.</param>
+    /// <param name="eps">Added to the root of the second moment.</param>
+    /// <param name="weightDecay">Decoupled weight decay (multiplied by the learning rate).</param>
     /// <param name="noDecay">Parameters excluded from weight decay (by default norms and biases).</param>
     public AdamW(IEnumerable<(string Name, Parameter Param)> parameters, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0.0, Func<string, bool>? noDecay = null)
     {

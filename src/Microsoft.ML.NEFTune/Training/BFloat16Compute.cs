@@ -19,7 +19,7 @@ internal sealed class BFloat16Compute : IDisposable
     public BFloat16Compute(LlamaForCausalLM master)
     {
         Model = new LlamaForCausalLM(master.Config);
-        if (Lora.Lora.HasAdapters(master)) Lora.Lora.MirrorLayout(Model, master);
+        if (Lora.LoraAdapters.HasAdapters(master)) Lora.LoraAdapters.MirrorLayout(Model, master);
         Model.to(ScalarType.BFloat16).to(master.Model.EmbeddingWeight.device);
         var copies = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var all = master.named_parameters().Select(p => (p.parameter, copies[p.name])).ToList();

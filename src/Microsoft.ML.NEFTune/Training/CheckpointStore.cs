@@ -28,12 +28,12 @@ public static partial class CheckpointStore
         Directory.CreateDirectory(temp);
         try
         {
-            if (Lora.Lora.HasAdapters(model)) Lora.Lora.SaveAdapter(model, temp);
+            if (Lora.LoraAdapters.HasAdapters(model)) Lora.LoraAdapters.SaveAdapter(model, temp);
             else HuggingFaceCheckpoint.Save(model, temp, tokenizerDirectory);
             SafetensorsFile.Save(Path.Combine(temp, OptimizerFile), optimizer.StateDict());
             var rng = new Dictionary<string, Tensor>();
             if (noiseGenerator is not null) rng["noise"] = noiseGenerator.get_state();
-            if (Lora.Lora.DropoutGenerator(model) is { } dropout) rng["lora_dropout"] = dropout.get_state();
+            if (Lora.LoraAdapters.DropoutGenerator(model) is { } dropout) rng["lora_dropout"] = dropout.get_state();
             if (rng.Count > 0) SafetensorsFile.Save(Path.Combine(temp, RngFile), rng);
             AtomicFile.WriteAllText(Path.Combine(temp, TrainerStateFile), state.ToJson());
             if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
@@ -93,7 +93,7 @@ public static partial class CheckpointStore
     public static void LoadInto(string checkpoint, LlamaForCausalLM model, AdamW optimizer, Generator? noiseGenerator, out TrainerState state)
     {
         state = TrainerState.Load(Path.Combine(checkpoint, TrainerStateFile));
-        if (Lora.Lora.HasAdapters(model)) Lora.Lora.LoadAdapterWeights(model, checkpoint);
+        if (Lora.LoraAdapters.HasAdapters(model)) Lora.LoraAdapters.LoadAdapterWeights(model, checkpoint);
         else
         {
             var weights = SafetensorsFile.Open(Path.Combine(checkpoint, "model.safetensors"));
@@ -112,7 +112,7 @@ public static partial class CheckpointStore
                 using var rng = rngFile.Read("noise");
                 noiseGenerator.set_state(rng);
             }
-            if (Lora.Lora.DropoutGenerator(model) is { } dropout && rngFile.Entries.ContainsKey("lora_dropout"))
+            if (Lora.LoraAdapters.DropoutGenerator(model) is { } dropout && rngFile.Entries.ContainsKey("lora_dropout"))
             {
                 using var rng = rngFile.Read("lora_dropout");
                 dropout.set_state(rng);

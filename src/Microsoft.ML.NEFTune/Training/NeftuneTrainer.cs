@@ -44,14 +44,13 @@ public sealed class NeftuneTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (trainExamples.Count == 0) throw new ArgumentException("There are no training examples.", nameof(trainExamples));
-        NativeMemoryTuning.KeepFreedMemory();
         this.model = model;
         this.options = options;
         this.tokenizerDirectory = tokenizerDirectory;
         var device = new Device(options.Device);
         model.to(ScalarType.Float32).to(device);
-        if (options.Lora is not null && !Lora.Lora.HasAdapters(model)) Lora.Lora.Apply(model, options.Lora, options.Seed);
-        IsLora = Lora.Lora.HasAdapters(model);
+        if (options.Lora is not null && !Lora.LoraAdapters.HasAdapters(model)) Lora.LoraAdapters.Apply(model, options.Lora, options.Seed);
+        IsLora = Lora.LoraAdapters.HasAdapters(model);
         train = new TrainingBatches(trainExamples, options.BatchSize, options.Seed, options.GroupByLength, padId, shuffle: true, options.PackingLength);
         if (validationExamples is { Count: > 0 })
             validation = new TrainingBatches(validationExamples, options.BatchSize, options.Seed, false, padId, shuffle: false);
@@ -77,7 +76,7 @@ public sealed class NeftuneTrainer : IDisposable
 
     /// <summary>
     /// The tuned model (float32, evaluation mode, no noise attached once <see cref="Train"/> returns); with LoRA it still
-    /// holds its adapters (<see cref="Lora.Lora.Merge"/> folds them in).
+    /// holds its adapters (<see cref="Lora.LoraAdapters.Merge"/> folds them in).
     /// </summary>
     public LlamaForCausalLM Model => model;
 
@@ -232,9 +231,9 @@ public sealed class NeftuneTrainer : IDisposable
             Microsoft.ML.NEFTune.IO.HuggingFaceCheckpoint.Save(model, directory, tokenizerDirectory);
             return;
         }
-        Lora.Lora.SaveAdapter(model, directory, options.Lora?.BaseModelNameOrPath);
+        Lora.LoraAdapters.SaveAdapter(model, directory, options.Lora?.BaseModelNameOrPath);
         if (final && (options.Lora?.SaveMergedModel ?? true))
-            Lora.Lora.SaveMerged(model, Path.Combine(directory, "merged"), tokenizerDirectory);
+            Lora.LoraAdapters.SaveMerged(model, Path.Combine(directory, "merged"), tokenizerDirectory);
     }
 
     private void SaveCheckpoint()

@@ -4,7 +4,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static Microsoft.ML.NEFTune.Tests.Lora.LoraTestModels;
 using static TorchSharp.torch;
-using LoraApi = Microsoft.ML.NEFTune.Lora.Lora;
+using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 
 namespace Microsoft.ML.NEFTune.Tests.Lora;
 

@@ -6,7 +6,7 @@ using Microsoft.ML.NEFTune.Noise;
 using Microsoft.ML.NEFTune.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
-using LoraApi = Microsoft.ML.NEFTune.Lora.Lora;
+using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 
 namespace Microsoft.ML.NEFTune.Tests.Lora;
 

@@ -1,7 +1,7 @@
 using Microsoft.ML.NEFTune.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
-using LoraApi = Microsoft.ML.NEFTune.Lora.Lora;
+using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 
 namespace Microsoft.ML.NEFTune.Tests.Lora;
 

@@ -4,7 +4,7 @@ using Microsoft.ML.NEFTune.Quantization;
 using Microsoft.ML.NEFTune.Training;
 using static Microsoft.ML.NEFTune.Tests.Lora.LoraTestModels;
 using TorchSharp;
-using LoraApi = Microsoft.ML.NEFTune.Lora.Lora;
+using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 
 namespace Microsoft.ML.NEFTune.Tests.Lora;
 

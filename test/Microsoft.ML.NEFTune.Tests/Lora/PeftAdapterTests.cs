@@ -4,7 +4,7 @@ using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Quantization;
 using static Microsoft.ML.NEFTune.Tests.Lora.LoraTestModels;
-using LoraApi = Microsoft.ML.NEFTune.Lora.Lora;
+using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 
 namespace Microsoft.ML.NEFTune.Tests.Lora;
 

@@ -3,7 +3,7 @@ using Microsoft.ML.NEFTune.Quantization;
 using TorchSharp;
 using static Microsoft.ML.NEFTune.Tests.Lora.LoraTestModels;
 using static TorchSharp.torch;
-using LoraApi = Microsoft.ML.NEFTune.Lora.Lora;
+using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 
 namespace Microsoft.ML.NEFTune.Tests.Lora;
 

@@ -23,7 +23,7 @@ public sealed class LoraFitTests : IDisposable
         options.Lora = new LoraOptions { Rank = 4, QuantizeBase = BaseQuantization.Nf4 };
         using var tuned = ml.Neftune().InstructionTuning(options).Fit(ml.Data.LoadFromEnumerable(MLNetTestData.Records(8)));
 
-        Assert.False(Microsoft.ML.NEFTune.Lora.Lora.HasAdapters(tuned.Model));
+        Assert.False(Microsoft.ML.NEFTune.Lora.LoraAdapters.HasAdapters(tuned.Model));
         using var baseModel = HuggingFaceCheckpoint.Load(modelDirectory);
         Assert.Equal(baseModel.named_parameters().Select(p => p.name), tuned.Model.named_parameters().Select(p => p.name));
         var config = PeftAdapterConfig.Load(temp["out"]);

@@ -7,7 +7,7 @@ using Microsoft.ML.NEFTune.Tests.Lora;
 using Microsoft.ML.NEFTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
-using LoraApi = Microsoft.ML.NEFTune.Lora.Lora;
+using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 
 namespace Microsoft.ML.NEFTune.Tests.Training;
 

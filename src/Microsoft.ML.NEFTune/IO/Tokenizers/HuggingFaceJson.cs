@@ -71,3 +71,6 @@ internal static class HuggingFaceJson
         throw new TokenizerFormatException(path, "'pattern' must be {\"String\": ...} or {\"Regex\": ...}");
     }
 }
+
+/// <summary>An entry of <c>added_tokens</c> in a Hugging Face <c>tokenizer.json</c>.</summary>
+internal sealed record HuggingFaceAddedToken(int Id, string Content, bool Special, bool LStrip, bool RStrip, bool SingleWord);

@@ -240,3 +240,9 @@ public sealed class ComparisonRunner
         }
     }
 }
+
+/// <summary>A comparison folder holds runs made with other settings than the ones given.</summary>
+public sealed class ComparisonSettingsException : Exception
+{
+    public ComparisonSettingsException(string message) : base(message) { }
+}

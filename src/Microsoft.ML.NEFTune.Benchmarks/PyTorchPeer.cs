@@ -54,6 +54,13 @@ public static class PyTorchPeer
     /// Trains <paramref name="steps"/> steps of <paramref name="data"/>'s shape on the batches the .NET trainer sees,
     /// the first <paramref name="warmup"/> untimed. Tries each interpreter in turn until one imports torch.
     /// </summary>
+    /// <param name="data">Model shape and token batches, the same the .NET trainer sees.</param>
+    /// <param name="steps">Optimizer steps to run, warmup included.</param>
+    /// <param name="warmup">Leading steps left out of the timing.</param>
+    /// <param name="threads">Torch intra-op threads of the peer.</param>
+    /// <param name="script">The peer script; null = found as <see cref="FindScript"/> does.</param>
+    /// <param name="pythons">Interpreters to try, in order.</param>
+    /// <param name="timeout">Wall-clock limit of one peer process.</param>
     /// <param name="environment">Variables set for the peer, e.g. the allocator and OpenMP settings this process runs with.</param>
     public static PyTorchPeerResult Run(BenchmarkData data, int steps, int warmup, int threads, string? script, IReadOnlyList<string> pythons, TimeSpan timeout,
         IReadOnlyDictionary<string, string>? environment = null)

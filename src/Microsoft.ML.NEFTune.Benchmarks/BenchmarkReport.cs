@@ -187,3 +187,15 @@ public sealed record BenchmarkReport
 
     private static string Mark(bool met, string target) => (met ? "met " : "NOT met ") + target;
 }
+
+internal static class Statistics
+{
+    /// <summary>The median (mean of the two middle values for an even count); NaN for none.</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Where(double.IsFinite).OrderBy(v => v).ToArray();
+        if (sorted.Length == 0) return double.NaN;
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+}

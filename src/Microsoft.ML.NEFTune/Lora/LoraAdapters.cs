@@ -13,7 +13,7 @@ namespace Microsoft.ML.NEFTune.Lora;
 /// LoRA adapters on a <see cref="LlamaForCausalLM"/>: attach them (optionally over an int8 or NF4 quantized frozen
 /// base), merge them into plain weights, and save or load them in the Hugging Face PEFT layout.
 /// </summary>
-public static class Lora
+public static class LoraAdapters
 {
     private sealed record State(LoraOptions Options, Generator DropoutGenerator);
 
