@@ -1,6 +1,6 @@
 namespace Microsoft.ML.NEFTune.Tests;
 
-/// <summary>Finds the shared, read-only test fixtures at <c>&lt;repository&gt;/../shared/fixtures</c>.</summary>
+/// <summary>Finds the shared, read-only test fixtures at <c>&lt;repository&gt;/../shared/fixtures</c> (or beside a parent of the repository).</summary>
 public static class Fixtures
 {
     private static readonly Lazy<string> Root = new(FindRoot);
@@ -20,12 +20,22 @@ public static class Fixtures
     public static string LlamaTokenizer => Path("tokenizers", "llama2", "tokenizer.model");
     public static string AlpacaDemo => Path("data", "alpaca_en_demo.json");
 
+    /// <summary>
+    /// <c>shared/fixtures</c> beside the repository root, or beside one of its parents (a git worktree such as
+    /// <c>wt/NAME</c> sits one level deeper than the main checkout).
+    /// </summary>
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Microsoft.ML.NEFTune.sln")))
-                return System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, "..", "shared", "fixtures"));
+            if (!File.Exists(System.IO.Path.Combine(dir.FullName, "Microsoft.ML.NEFTune.sln"))) continue;
+            var beside = System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, "..", "shared", "fixtures"));
+            for (var parent = dir.Parent; parent is not null; parent = parent.Parent)
+            {
+                var candidate = System.IO.Path.Combine(parent.FullName, "shared", "fixtures");
+                if (Directory.Exists(candidate)) return candidate;
+            }
+            return beside;
         }
         throw new DirectoryNotFoundException($"Could not find the repository root (Microsoft.ML.NEFTune.sln) above {AppContext.BaseDirectory}.");
     }

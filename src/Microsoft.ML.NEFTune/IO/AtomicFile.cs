@@ -14,6 +14,7 @@ public static class AtomicFile
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
                 write(stream);
+                Training.FaultInjection.TemporaryCreated(temp);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -23,7 +24,7 @@ public static class AtomicFile
             TryDelete(temp);
             throw new IOException($"Could not write {full}: {e.Message}", e);
         }
-        catch
+        catch (Exception e) when (e is not Training.SimulatedCrashException)
         {
             TryDelete(temp);
             throw;

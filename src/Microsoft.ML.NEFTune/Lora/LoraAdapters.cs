@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Quantization;
+using Microsoft.ML.NEFTune.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,7 +25,8 @@ public static class LoraAdapters
     /// decoder projections quantized when <see cref="LoraOptions.QuantizeBase"/> asks for it, and freezes every
     /// other parameter (embeddings, norms, output head, base weights). Parameter names of the base are kept
     /// except that a wrapped projection's weight becomes <c>…q_proj.base_layer.weight</c> (PEFT's name).
-    /// A's initialisation is drawn from <paramref name="seed"/>; dropout masks from a generator seeded from it.
+    /// A's initialisation and the dropout masks are drawn from their own streams derived from <paramref name="seed"/>
+    /// (<see cref="RandomStreams"/>), never from the NEFTune noise's.
     /// </summary>
     /// <returns>The adapter parameters (the only ones with <c>requires_grad</c>), in model order, A before B.</returns>
     public static IReadOnlyList<Parameter> Apply(LlamaForCausalLM model, LoraOptions options, long seed)
@@ -34,8 +36,8 @@ public static class LoraAdapters
         options.Validate();
         if (HasAdapters(model)) throw new InvalidOperationException("The model already has LoRA adapters; merge them first or start from a fresh base.");
         var device = model.Model.EmbeddingWeight.device;
-        var init = new Generator((ulong)seed);
-        var dropout = new Generator(unchecked((ulong)seed * 6364136223846793005UL + 1442695040888963407UL), device);
+        var init = new Generator(unchecked((ulong)RandomStreams.LoraInitSeed(seed)));
+        var dropout = new Generator(unchecked((ulong)RandomStreams.LoraDropoutSeed(seed)), device);
         foreach (var (_, parent, name, module) in Projections(model))
         {
             var replacement = module;

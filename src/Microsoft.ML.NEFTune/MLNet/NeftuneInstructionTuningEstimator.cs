@@ -18,8 +18,10 @@ namespace Microsoft.ML.NEFTune;
 /// noise added to the token embeddings (loss on the response only), and returns a
 /// <see cref="NeftuneInstructionTuningTransformer"/> that generates responses without noise.</para>
 /// <para>Progress goes to the <see cref="MLContext.Log"/> event; the context's seed is used when
-/// <see cref="NeftuneInstructionTuningOptions.Seed"/> is null; training stops at the next optimizer step when the
-/// context's execution is cancelled or the token given to <see cref="Fit(IDataView, CancellationToken)"/> is.</para>
+/// <see cref="NeftuneInstructionTuningOptions.Seed"/> is null; both the context's cancellation
+/// (<c>MLContext.CancelExecution</c>) and the token given to <see cref="Fit(IDataView, CancellationToken)"/> are checked on
+/// the training thread before and after every optimizer step, so training stops within one step with an
+/// <see cref="OperationCanceledException"/> that gives the number of steps done.</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -75,14 +77,9 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         if (options.ValidationSet is { } validationView) CheckColumns(validationView.Schema);
 
         var host = ((IHostEnvironment)mlContext).Register(nameof(NeftuneInstructionTuningEstimator));
-        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var watcher = new Timer(_ =>
-        {
-            try { if (HostCancellation.IsCanceled(host)) cancellation.Cancel(); }
-            catch (ObjectDisposedException) { }
-        }, null, 100, 100);
-        if (HostCancellation.IsCanceled(host)) cancellation.Cancel();
-        var token = cancellation.Token;
+        var token = cancellationToken;
+        bool HostCancelled() => HostCancellation.IsCanceled(host);
+        if (HostCancelled()) throw new OperationCanceledException("NEFTune instruction tuning was cancelled before it started (the ML.NET context's execution is cancelled).");
         using var channel = host.Start("Fit");
 
         long seed = options.Seed ?? host.Rand.Next();
@@ -109,6 +106,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
             train = prompts.Tokenize(ReadExamples(input, channel, "training", token));
         }
         token.ThrowIfCancellationRequested();
+        if (HostCancelled()) throw new OperationCanceledException("NEFTune instruction tuning was cancelled before training started (the ML.NET context's execution is cancelled).");
         Report(channel, "training", train.Report);
         if (validation is not null) Report(channel, "validation", validation.Report);
         if (train.Examples.Count == 0)
@@ -130,7 +128,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
             {
                 if (options.ResumeFromCheckpoint is { } checkpoint) trainer.ResumeFrom(checkpoint);
                 var progress = new SynchronousProgress(p => channel.Info(MessageSensitivity.None, Describe(p)));
-                result = trainer.Train(progress, token);
+                result = trainer.Train(progress, token, HostCancelled);   // both are checked on the training thread at every step
             }
             if (result.Cancelled)
                 throw new OperationCanceledException($"NEFTune instruction tuning was cancelled after {result.Steps} optimizer steps.", token);

@@ -8,8 +8,9 @@ namespace Microsoft.ML.NEFTune.Training;
 
 /// <summary>
 /// bfloat16 compute over float32 master weights (TorchSharp has no autocast): a bfloat16 copy of the model runs
-/// forward and backward; before each step it receives the master weights, after it its gradients are added to
-/// the master gradients in float32, where the optimizer works. A master with LoRA adapters gets a copy with the same
+/// forward and backward; before each step it receives the master weights, and after each micro-batch its gradients are
+/// added to the master gradients in float32 (and zeroed), so gradient accumulation over micro-batches happens in float32,
+/// where the optimizer works. A master with LoRA adapters gets a copy with the same
 /// adapters; its frozen weights are copied once, a quantized base is shared rather than copied.
 /// </summary>
 internal sealed class BFloat16Compute : IDisposable
@@ -37,6 +38,7 @@ internal sealed class BFloat16Compute : IDisposable
         foreach (var (master, copy) in pairs) copy.copy_(master);
     }
 
+    /// <summary>Adds the copy's bfloat16 gradients to the float32 master gradients and zeroes the copy's.</summary>
     public void AccumulateGradientsIntoMaster()
     {
         using var _ = no_grad();

@@ -26,6 +26,7 @@ public static partial class CheckpointStore
         var final = Path.Combine(outputDirectory, $"checkpoint-{state.GlobalStep}");
         var temp = Path.Combine(outputDirectory, $".checkpoint-{state.GlobalStep}.{Guid.NewGuid():N}.tmp");
         Directory.CreateDirectory(temp);
+        FaultInjection.TemporaryCreated(temp);
         try
         {
             if (Lora.LoraAdapters.HasAdapters(model)) Lora.LoraAdapters.SaveAdapter(model, temp);

@@ -11,7 +11,7 @@ namespace Microsoft.ML.NEFTune.Training;
 /// <summary>
 /// Fine-tunes a <see cref="LlamaForCausalLM"/> with NEFTune noisy embeddings: AdamW over float32 master weights,
 /// warmup and decay schedules, gradient accumulation and clipping, optional bfloat16 compute, noise-off
-/// evaluation, checkpoints that resume bit-identically, and cancellation at step boundaries. With LoRA
+/// evaluation, checkpoints that resume bit-identically, and cancellation seen at every step boundary. With LoRA
 /// (<see cref="TrainingOptions.Lora"/>, or adapters already on the model) only the adapters are trained and saved.
 /// </summary>
 public sealed class NeftuneTrainer : IDisposable
@@ -60,7 +60,7 @@ public sealed class NeftuneTrainer : IDisposable
         TotalSteps = options.MaxSteps ?? (long)StepsPerEpoch * options.Epochs;
         scheduler = new LearningRateScheduler(options.LearningRate, options.Scheduler, (int)Math.Ceiling(options.WarmupRatio * TotalSteps), (int)TotalSteps);
         optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay);
-        noise = new NeftuneNoise(options.Noise, options.Seed, device);
+        noise = new NeftuneNoise(options.Noise, RandomStreams.NoiseSeed(options.Seed), device);   // its own stream: LoRA or dropout never shift it
         bf16 = options.BFloat16 ? new BFloat16Compute(model) : null;
         state = new TrainerState { Seed = options.Seed };
         if (options.OutputDirectory is not null) CheckpointStore.RemoveStaleTemporaries(options.OutputDirectory);
@@ -89,8 +89,15 @@ public sealed class NeftuneTrainer : IDisposable
         metrics?.TruncateAfter(state.GlobalStep);
     }
 
-    public TrainingResult Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>Trains until the step budget, early stopping or cancellation.</summary>
+    /// <param name="progress">Reports after each logged step and evaluation, on the training thread.</param>
+    /// <param name="cancellationToken">Checked on the training thread before every step and right after every optimizer step;
+    /// once it is seen the run writes a checkpoint (when it has an output folder) and returns with <see cref="TrainingResult.Cancelled"/>.</param>
+    /// <param name="stopRequested">Polled wherever <paramref name="cancellationToken"/> is checked, for hosts that signal
+    /// cancellation with a flag rather than a token (ML.NET's <c>MLContext.CancelExecution</c>).</param>
+    public TrainingResult Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, Func<bool>? stopRequested = null)
     {
+        bool StopRequested() => cancellationToken.IsCancellationRequested || (stopRequested?.Invoke() ?? false);
         var history = new List<TrainingProgress>();
         var compute = bf16?.Model ?? model;
         compute.Model.EmbeddingNoise = noise;
@@ -104,7 +111,7 @@ public sealed class NeftuneTrainer : IDisposable
         {
             while (state.GlobalStep < TotalSteps)
             {
-                if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
+                if (StopRequested()) { cancelled = true; break; }
                 var (loss, tokens, gradNorm) = OptimizerStep(compute);
                 if (!double.IsFinite(loss) || !double.IsFinite(gradNorm)) throw new TrainingDivergedException(state.GlobalStep + 1, loss, lastCheckpoint, gradNorm);
                 state = Advance(state);
@@ -124,6 +131,8 @@ public sealed class NeftuneTrainer : IDisposable
                     Report(report, history, progress);
                     lossSinceLog = 0; stepsSinceLog = 0; tokensSinceLog = 0; logClock.Restart();
                 }
+                FaultInjection.StepCompleted(state.GlobalStep, cancellationToken);
+                if (StopRequested()) { cancelled = true; break; }   // right after the optimizer step: seen within one step
                 bool epochEnd = state.BatchIndex == 0;
                 if ((options.EvalSteps > 0 && state.GlobalStep % options.EvalSteps == 0) || (options.EvalSteps == 0 && epochEnd) || last)
                 {
@@ -178,8 +187,8 @@ public sealed class NeftuneTrainer : IDisposable
             var (sum, _) = compute.LossSum(ids, labels, seq);
             (sum / labelled).backward();                       // normalised by the labelled tokens of the whole step
             lossSum += sum.ToDouble();
+            bf16?.AccumulateGradientsIntoMaster();             // bf16 mode: each micro-batch's gradient is summed in float32
         }
-        bf16?.AccumulateGradientsIntoMaster();
         double norm = ClipGradients();
         optimizer.StepWith(scheduler.At(state.GlobalStep));
         return (lossSum / labelled, micro.Sum(b => b.TotalTokens), norm);
@@ -203,6 +212,7 @@ public sealed class NeftuneTrainer : IDisposable
     /// <summary>Noise-off validation loss and training loss on the fixed sample, with the master weights.</summary>
     private (double? Val, double? NoiseOff) Evaluate(List<TrainingProgress> history, IProgress<TrainingProgress>? progress)
     {
+        FaultInjection.EvaluationStarting(state.GlobalStep);
         double? val = validation is null ? null : MeanLoss(validation);
         double? noiseOff = trainSample is null ? null : MeanLoss(trainSample);
         if (val is double v)

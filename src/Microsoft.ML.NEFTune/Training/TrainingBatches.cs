@@ -40,7 +40,7 @@ public sealed class TrainingBatches
     /// <summary>A fixed, seeded sample of up to <paramref name="count"/> examples, in their original order.</summary>
     public static IReadOnlyList<TokenizedExample> Sample(IReadOnlyList<TokenizedExample> examples, int count, long seed)
     {
-        var order = new BatchSampler(examples.Count, new BatchSamplerOptions { BatchSize = 1, Seed = seed ^ 0x5EED, Shuffle = true }).Batches(0).Select(b => b[0]);
+        var order = new BatchSampler(examples.Count, new BatchSamplerOptions { BatchSize = 1, Seed = RandomStreams.TrainSampleSeed(seed), Shuffle = true }).Batches(0).Select(b => b[0]);
         return order.Take(count).OrderBy(i => i).Select(i => examples[i]).ToList();
     }
 }

@@ -52,6 +52,33 @@ public sealed class ChatCommandTests : IDisposable
         Assert.Equal(answers[0], answers[2]);
     }
 
+    /// <summary>What the model answers to <paramref name="messages"/>, encoded and generated here as the chat command does with --max-new-tokens 4.</summary>
+    private string Answer(params ChatMessage[] messages)
+    {
+        using var model = ModelLoader.Load(dir.ModelPath);
+        var tokenizer = TextTokenizer.Load(dir.ModelPath);
+        var ids = new ExampleTokenizer(tokenizer, PromptTemplate.Get("llama2-chat")).EncodePrompt(InstructionExample.FromMessages(messages));
+        var options = new GenerationOptions { MaxNewTokens = 4, RepetitionPenalty = 1.2, StopStrings = ChatCommand.StopStrings("llama2-chat") };
+        var text = tokenizer.Decode(new TextGenerator(model, tokenizer).GenerateIds(new[] { ids.Select(i => (long)i).ToArray() }, options)[0].Select(i => (int)i));
+        foreach (var stop in options.StopStrings) if (text.IndexOf(stop, StringComparison.Ordinal) is int at and >= 0) text = text[..at];
+        return text.Trim();
+    }
+
+    [Fact]
+    public void TheSecondAnswerIsGeneratedFromThePromptHoldingTheFirstExchange()
+    {
+        var result = Chat("Hi\nAnd then?\n", "--template", "llama2-chat");
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        var answers = Answers(result).Select(a => a["response"]!.GetValue<string>()).ToArray();
+        Assert.Equal(2, answers.Length);
+        var withHistory = Answer(new ChatMessage(ChatRole.User, "Hi"), new ChatMessage(ChatRole.Assistant, answers[0].Length > 0 ? answers[0] : "…"),
+            new ChatMessage(ChatRole.User, "And then?"));
+        var alone = Answer(new ChatMessage(ChatRole.User, "And then?"));
+        Assert.NotEqual(alone, withHistory);      // on this model the history changes the answer, so ignoring it would be seen
+        Assert.Equal(withHistory, answers[1]);
+    }
+
     [Fact]
     public void ChatTemplatesKeepHistoryAndAlpacaDoesNot()
     {

@@ -42,7 +42,11 @@ public class CompareCommandTests
             var stat = row["final_val_loss"]!;
             Assert.Equal(values.Average(), stat["mean"]!.GetValue<double>(), 9);
             Assert.Equal(Math.Abs(values[0] - values[1]) / Math.Sqrt(2), stat["std"]!.GetValue<double>(), 9);
-            Assert.True(row["avg_response_chars"]!["mean"]!.GetValue<double>() >= 0);
+            // The mean over seeds of each run's mean response length, recomputed from the responses the runs wrote.
+            double alpha = row["alpha"]!.GetValue<double>();
+            double chars = new[] { 1, 2 }.Average(seed => File.ReadLines(Path.Combine(output, $"alpha-{alpha:0.###}", $"seed-{seed}", "responses.jsonl"))
+                .Average(l => JsonNode.Parse(l)!["response"]!.GetValue<string>().Length));
+            Assert.Equal(chars, row["avg_response_chars"]!["mean"]!.GetValue<double>(), 6);
         }
         Assert.Contains(" ± ", File.ReadAllText(Path.Combine(output, "comparison.md")));
         Assert.Equal((1200, 700), PlotCommandTests.PngSize(Path.Combine(output, "comparison.png")));

@@ -15,24 +15,14 @@ namespace Microsoft.ML.NEFTune.Tests.Cli;
 /// </summary>
 internal sealed class FakeHub : IDisposable
 {
-    private readonly HttpListener listener = new();
+    private readonly TcpListener listener = new(IPAddress.Loopback, 0);   // port 0: the system picks a free port as it binds
     private readonly Dictionary<string, Dictionary<string, (byte[] Content, bool Lfs)>> repos = new();
     private readonly Task loop;
 
     public FakeHub()
     {
-        for (int attempt = 0; ; attempt++)
-        {
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Endpoint = $"http://127.0.0.1:{port}/";
-            listener.Prefixes.Clear();
-            listener.Prefixes.Add(Endpoint);
-            try { listener.Start(); break; }
-            catch (HttpListenerException) when (attempt < 5) { }
-        }
+        listener.Start();
+        Endpoint = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/";
         loop = Task.Run(Serve);
     }
 
@@ -62,24 +52,81 @@ internal sealed class FakeHub : IDisposable
     public static string GitOid(byte[] content) =>
         Convert.ToHexStringLower(SHA1.HashData(Encoding.ASCII.GetBytes($"blob {content.Length}\0").Concat(content).ToArray()));
 
+    /// <summary>One request per connection (each response says <c>Connection: close</c>), served in arrival order.</summary>
     private async Task Serve()
     {
-        while (listener.IsListening)
+        while (true)
         {
-            HttpListenerContext context;
-            try { context = await listener.GetContextAsync(); }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
-            try { Handle(context); }
-            catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException) { }
+            TcpClient client;
+            try { client = await listener.AcceptTcpClientAsync(); }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException) { return; }
+            using (client)
+            {
+                try
+                {
+                    var stream = client.GetStream();
+                    if (Request.Read(stream) is { } request) Handle(request, new Response(stream));
+                }
+                catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
+            }
         }
     }
 
-    private void Handle(HttpListenerContext context)
+    /// <summary>An HTTP/1.1 request line and headers (the requests here have no body).</summary>
+    private sealed record Request(string Method, string PathAndQuery, Dictionary<string, string> Headers)
     {
-        var request = context.Request;
-        var response = context.Response;
-        var path = Uri.UnescapeDataString(request.Url!.AbsolutePath.TrimStart('/'));
-        Requests.Enqueue($"{request.HttpMethod} {request.Url.PathAndQuery}{(request.Headers["Range"] is string range ? " " + range : "")}");
+        public string Path => PathAndQuery.Split('?')[0];
+
+        public string? Query(string name) => PathAndQuery.Split('?', 2) is [_, var query]
+            ? query.Split('&').Select(p => p.Split('=', 2)).Where(p => p[0] == name).Select(p => p.Length > 1 ? Uri.UnescapeDataString(p[1]) : "").FirstOrDefault()
+            : null;
+
+        public static Request? Read(Stream stream)
+        {
+            var lines = new List<string>();
+            var line = new StringBuilder();
+            int b;
+            while ((b = stream.ReadByte()) >= 0)
+            {
+                if (b == '\n')
+                {
+                    var text = line.ToString().TrimEnd('\r');
+                    if (text.Length == 0) break;
+                    lines.Add(text);
+                    line.Clear();
+                }
+                else line.Append((char)b);
+            }
+            if (lines.Count == 0) return null;
+            var first = lines[0].Split(' ');
+            var headers = lines.Skip(1).Select(l => l.Split(':', 2)).ToDictionary(h => h[0].Trim(), h => h[1].Trim(), StringComparer.OrdinalIgnoreCase);
+            return new Request(first[0], first[1], headers);
+        }
+    }
+
+    /// <summary>Status, headers and body written at once; <see cref="Abort"/> breaks off after part of the body.</summary>
+    private sealed class Response(Stream stream)
+    {
+        private readonly List<(string Name, string Value)> headers = new();
+
+        public void AddHeader(string name, string value) => headers.Add((name, value));
+
+        public void Send(int status, byte[] body, string type, int? cutAfter = null)
+        {
+            var head = new StringBuilder($"HTTP/1.1 {status} {(status < 300 ? "OK" : "Error")}\r\n");
+            foreach (var (name, value) in headers.Append(("Content-Type", type)).Append(("Content-Length", body.Length.ToString())).Append(("Connection", "close")))
+                head.Append($"{name}: {value}\r\n");
+            head.Append("\r\n");
+            stream.Write(Encoding.ASCII.GetBytes(head.ToString()));
+            stream.Write(body, 0, cutAfter ?? body.Length);
+            stream.Flush();
+        }
+    }
+
+    private void Handle(Request request, Response response)
+    {
+        var path = Uri.UnescapeDataString(request.Path.TrimStart('/'));
+        Requests.Enqueue($"{request.Method} {request.PathAndQuery}{(request.Headers.GetValueOrDefault("Range") is string range ? " " + range : "")}");
         string repo;
         string rest;
         if (path.StartsWith("api/models/"))
@@ -90,7 +137,7 @@ internal sealed class FakeHub : IDisposable
             if (!Authorised(repo, request, response)) return;
             if (!repos.TryGetValue(repo, out var files)) { NotFound(response, "RepoNotFound", "Repository not found"); return; }
             if (rest != "main") { NotFound(response, "RevisionNotFound", $"Invalid rev id: {rest}"); return; }
-            int page = int.TryParse(request.QueryString["page"], out var p) ? p : 0;
+            int page = int.TryParse(request.Query("page"), out var p) ? p : 0;
             var entries = files.OrderBy(f => f.Key, StringComparer.Ordinal).Skip(page * 2).Take(2).Select(f =>
             {
                 var entry = new JsonObject { ["type"] = "file", ["oid"] = GitOid(f.Value.Content), ["size"] = f.Value.Content.Length, ["path"] = f.Key };
@@ -113,52 +160,40 @@ internal sealed class FakeHub : IDisposable
         response.AddHeader("ETag", "\"" + (file.Lfs ? Sha256(file.Content) : GitOid(file.Content)) + "\"");
         if (file.Lfs) response.AddHeader("X-Linked-Etag", "\"" + Sha256(file.Content) + "\"");
         long from = 0;
-        if (request.Headers["Range"] is string rangeHeader && rangeHeader.StartsWith("bytes=") && rangeHeader.EndsWith('-'))
+        if (request.Headers.GetValueOrDefault("Range") is string rangeHeader && rangeHeader.StartsWith("bytes=") && rangeHeader.EndsWith('-'))
             from = long.Parse(rangeHeader[6..^1]);
         if (from >= content.Length && from > 0) { Write(response, 416, Array.Empty<byte>(), "text/plain"); return; }
         if (from > 0) response.AddHeader("Content-Range", $"bytes {from}-{content.Length - 1}/{content.Length}");
         var body = content[(int)from..];
         if (from == 0 && BreakOnce.TryRemove(revAndPath[1], out _))
         {
-            response.StatusCode = 200;
-            response.ContentLength64 = body.Length;
-            response.OutputStream.Write(body, 0, body.Length / 2);
-            response.OutputStream.Flush();
-            response.Abort();
+            response.Send(200, body, "application/octet-stream", cutAfter: body.Length / 2);   // then the connection closes
             return;
         }
         Write(response, from > 0 ? 206 : 200, body, "application/octet-stream");
     }
 
-    private bool Authorised(string repo, HttpListenerRequest request, HttpListenerResponse response)
+    private bool Authorised(string repo, Request request, Response response)
     {
-        if (!Gated.Contains(repo) || request.Headers["Authorization"] == $"Bearer {GatedToken}") return true;
+        if (!Gated.Contains(repo) || request.Headers.GetValueOrDefault("Authorization") == $"Bearer {GatedToken}") return true;
         response.AddHeader("X-Error-Code", "GatedRepo");
         response.AddHeader("X-Error-Message", $"Access to model {repo} is restricted. You must have access to it and be authenticated to access it. Please log in.");
         Write(response, 401, Array.Empty<byte>(), "text/plain");
         return false;
     }
 
-    private static void NotFound(HttpListenerResponse response, string code, string message)
+    private static void NotFound(Response response, string code, string message)
     {
         response.AddHeader("X-Error-Code", code);
         response.AddHeader("X-Error-Message", message);
         Write(response, 404, Encoding.UTF8.GetBytes(new JsonObject { ["error"] = message }.ToJsonString()), "application/json");
     }
 
-    private static void Write(HttpListenerResponse response, int status, byte[] body, string type)
-    {
-        response.StatusCode = status;
-        response.ContentType = type;
-        response.ContentLength64 = body.Length;
-        response.OutputStream.Write(body);
-        response.Close();
-    }
+    private static void Write(Response response, int status, byte[] body, string type) => response.Send(status, body, type);
 
     public void Dispose()
     {
         listener.Stop();
-        listener.Close();
-        try { loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+        if (!loop.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("the fake hub's accept loop did not end within 30 s of stopping the listener");
     }
 }

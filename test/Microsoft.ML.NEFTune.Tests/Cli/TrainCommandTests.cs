@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Training;
 using static TorchSharp.torch;
@@ -35,26 +34,16 @@ public class TrainCommandTests
     }
 
     [Fact]
-    public void KilledRunResumesToBitIdenticalWeights()
+    public void CrashedRunResumesToBitIdenticalWeights()
     {
         using var dir = new TinyLlamaDirectory();
         Assert.Equal(0, CliRunner.Run(TrainArgs(dir, dir["straight"])).ExitCode);
 
-        // Run the tool as its own process and kill it once step 5 is logged (checkpoint-4 is complete by then).
-        var cli = Path.Combine(AppContext.BaseDirectory, "neftune.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(cli);
-        foreach (var a in TrainArgs(dir, dir["killed"])) start.ArgumentList.Add(a);
-        using (var process = Process.Start(start)!)
-        {
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginErrorReadLine();
-            string? line;
-            while ((line = process.StandardOutput.ReadLine()) is not null && !line.Contains("step      5/8")) { }
-            Assert.NotNull(line);
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-        }
+        // The run crashes right after step 5 (a planned fault: nothing after the step runs, no cleanup); checkpoint-4 is complete.
+        CliRunner.Result crashed;
+        using (FaultInjection.Use(new FaultInjection("crash-after-step", 5))) crashed = CliRunner.Run(TrainArgs(dir, dir["killed"]));
+        Assert.Equal(1, crashed.ExitCode);
+        Assert.Contains("simulated crash after step 5", crashed.Error);
         Assert.False(File.Exists(Path.Combine(dir["killed"], "model.safetensors")));   // the final model was never written
         Assert.Contains(4L, CheckpointStore.List(dir["killed"]).Select(c => c.Step));
 

@@ -61,29 +61,63 @@ public sealed class FitTests : IDisposable
         Assert.NotEqual(Run(1), Run(2));
     }
 
-    [Fact]
-    public void FitStopsWhenTheContextIsCancelled()
-    {
-        var ml = new MLContext(seed: 1);
-        var cancel = typeof(MLContext).GetMethod("CancelExecution", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!;
-        ml.Log += (_, e) => { if (e.Message.Contains("step 1/", StringComparison.Ordinal)) cancel.Invoke(ml, null); };
-        var options = MLNetTestData.FastOptions(modelDirectory);
-        options.MaxSteps = 10_000;
-        options.BatchSize = 1;
+    private static void CancelExecution(MLContext ml) =>
+        typeof(MLContext).GetMethod("CancelExecution", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!.Invoke(ml, null);
 
-        var estimator = ml.Neftune().InstructionTuning(options);
-        Assert.ThrowsAny<OperationCanceledException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(MLNetTestData.Records(4))));
+    private NeftuneInstructionTuningOptions LongRun()
+    {
+        var options = MLNetTestData.FastOptions(modelDirectory);
+        options.MaxSteps = 10_000;          // only cancellation ends this run in time
+        options.BatchSize = 1;
+        return options;
     }
 
     [Fact]
-    public void FitStopsWhenTheTokenIsCancelled()
+    public void FitStopsRightAfterTheStepDuringWhichTheContextWasCancelled()
     {
         var ml = new MLContext(seed: 1);
+        // The log event is raised on the training thread while step 2 is being reported; the trainer checks the context
+        // right after, so no third step may start.
+        ml.Log += (_, e) => { if (e.RawMessage.StartsWith("step 2/", StringComparison.Ordinal)) CancelExecution(ml); };
+
+        var error = Assert.ThrowsAny<OperationCanceledException>(() => ml.Neftune().InstructionTuning(LongRun()).Fit(ml.Data.LoadFromEnumerable(MLNetTestData.Records(4))));
+        Assert.Contains("cancelled after 2 optimizer steps", error.Message);
+    }
+
+    [Fact]
+    public void FitStopsRightAfterTheStepDuringWhichTheTokenWasCancelled()
+    {
+        var ml = new MLContext(seed: 1);
+        using var cancel = new CancellationTokenSource();
+        ml.Log += (_, e) => { if (e.RawMessage.StartsWith("step 3/", StringComparison.Ordinal)) cancel.Cancel(); };
+
+        var error = Assert.ThrowsAny<OperationCanceledException>(() => ml.Neftune().InstructionTuning(LongRun()).Fit(ml.Data.LoadFromEnumerable(MLNetTestData.Records(4)), cancel.Token));
+        Assert.Contains("cancelled after 3 optimizer steps", error.Message);
+    }
+
+    [Fact]
+    public void FitOnAnAlreadyCancelledContextTrainsNoStep()
+    {
+        var ml = new MLContext(seed: 1);
+        int steps = 0;
+        ml.Log += (_, e) => { if (e.RawMessage.StartsWith("step ", StringComparison.Ordinal)) steps++; };
+        CancelExecution(ml);
+
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.Neftune().InstructionTuning(LongRun()).Fit(ml.Data.LoadFromEnumerable(MLNetTestData.Records(4))));
+        Assert.Equal(0, steps);
+    }
+
+    [Fact]
+    public void FitWithAnAlreadyCancelledTokenTrainsNoStep()
+    {
+        var ml = new MLContext(seed: 1);
+        int steps = 0;
+        ml.Log += (_, e) => { if (e.RawMessage.StartsWith("step ", StringComparison.Ordinal)) steps++; };
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
 
-        var estimator = ml.Neftune().InstructionTuning(MLNetTestData.FastOptions(modelDirectory));
-        Assert.ThrowsAny<OperationCanceledException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(MLNetTestData.Records(4)), cancelled.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.Neftune().InstructionTuning(LongRun()).Fit(ml.Data.LoadFromEnumerable(MLNetTestData.Records(4)), cancelled.Token));
+        Assert.Equal(0, steps);
     }
 
     public sealed class NoInstruction { public string Input { get; set; } = ""; public string Output { get; set; } = ""; }

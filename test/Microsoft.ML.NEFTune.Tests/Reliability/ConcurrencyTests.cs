@@ -109,9 +109,9 @@ public sealed class ConcurrencyTests : IDisposable
             }
         })).ToList();
         threads.ForEach(t => t.Start());
-        started.Wait();
+        Assert.True(started.Wait(TimeSpan.FromMinutes(3)), "no generation thread started within 3 minutes");
         transformer.Dispose();
-        threads.ForEach(t => t.Join());
+        Assert.All(threads, t => Assert.True(t.Join(TimeSpan.FromMinutes(3)), "a generation thread did not end within 3 minutes of Dispose"));
 
         var histogram = outcomes.GroupBy(o => o).ToDictionary(g => g.Key, g => g.Count());
         output.WriteLine(string.Join(", ", histogram.Select(kv => $"{kv.Value} × {kv.Key}")));

@@ -1,32 +1,35 @@
-using System.Diagnostics;
+using System.Text.RegularExpressions;
 using Microsoft.ML.NEFTune.Tests.Cli;
+using Microsoft.ML.NEFTune.Training;
 using Xunit.Abstractions;
 
 namespace Microsoft.ML.NEFTune.Tests.Reliability;
 
 /// <summary>
-/// Kill-and-resume trials of <c>neftune train</c> as a child process: killed when a given step is logged, killed the moment
-/// a checkpoint or model file starts being written (crash consistency), and interrupted with SIGINT. After each, what is on
-/// disk is consistent, and resuming finishes with weights bit-identical to an uninterrupted run with the same seed.
+/// Crash-and-resume trials of <c>neftune train</c>: the run crashes at an exact planned point (<see cref="FaultInjection"/>: after a
+/// given step, at the final evaluation, or right after its N-th temporary file or folder is created, in the middle of a checkpoint
+/// or of the final model), or is interrupted with a real SIGINT while a child process is paused after step 3. After each, what is
+/// on disk is consistent, and resuming finishes with weights bit-identical to an uninterrupted run with the same seed. Nothing
+/// here waits on time, a log line printed while training goes on, or a file watcher.
 /// </summary>
 public class CrashRecoveryTests(ITestOutputHelper output)
 {
     private abstract record Trial(string Name);
-    private sealed record KillAtStep(string Name, string Marker) : Trial(Name);
-    private sealed record KillOnTemporary(string Name, int Event) : Trial(Name);
-    private sealed record Interrupt(string Name, string Marker) : Trial(Name);
+    /// <summary>An in-process crash planned by <paramref name="Fault"/>; where it happened must match the regular expression <paramref name="Where"/>.</summary>
+    private sealed record Crash(string Name, string Fault, string Where) : Trial(Name);
+    private sealed record Interrupt(string Name, int AfterStep) : Trial(Name);
 
     private static readonly Trial[] Trials =
     {
-        new KillAtStep("killed at step 1, before any checkpoint", "train step      1/6"),
-        new KillAtStep("killed at step 3", "train step      3/6"),
-        new KillAtStep("killed at step 5", "train step      5/6"),
-        new KillAtStep("killed at the final evaluation", "eval  step      6/6"),
-        new KillOnTemporary("killed on the 1st temporary entry (checkpoint-2 folder)", 1),
-        new KillOnTemporary("killed on the 3rd temporary entry (inside checkpoint-2)", 3),
-        new KillOnTemporary("killed on the 10th temporary entry (inside checkpoint-4)", 10),
-        new KillOnTemporary("killed on the 26th temporary entry (the final model)", 26),
-        new Interrupt("SIGINT (Ctrl+C) at step 3", "train step      3/6"),
+        new Crash("crash after step 1, before any checkpoint", "crash-after-step:1", "after step 1$"),
+        new Crash("crash after step 3", "crash-after-step:3", "after step 3$"),
+        new Crash("crash after step 5", "crash-after-step:5", "after step 5$"),
+        new Crash("crash at the final evaluation", "crash-at-evaluation:6", "at the evaluation after step 6$"),
+        new Crash("crash on the 1st temporary entry (the checkpoint-2 folder)", "crash-at-write:1", @"write 1 \(\S*/\.checkpoint-2\.\w+\.tmp\)"),
+        new Crash("crash on the 3rd temporary entry (inside checkpoint-2)", "crash-at-write:3", @"write 3 \(\S*/\.checkpoint-2\.\w+\.tmp/\.\S+\.tmp\)"),
+        new Crash("crash on the 10th temporary entry (inside checkpoint-4)", "crash-at-write:10", @"write 10 \(\S*/\.checkpoint-4\.\w+\.tmp/\.model\.safetensors\.\S+\.tmp\)"),
+        new Crash("crash on the 26th temporary entry (the final model)", "crash-at-write:26", @"write 26 \(\S*/trial-\d+/\.generation_config\.json\.\S+\.tmp\)"),
+        new Interrupt("SIGINT (Ctrl+C) to a child process paused after step 3", 3),
     };
 
     [Fact]
@@ -64,7 +67,7 @@ public class CrashRecoveryTests(ITestOutputHelper output)
                 output.WriteLine($"trial {i + 1} FAILED: {trial.Name}: {e}");
             }
         }
-        output.WriteLine($"kill-and-resume trials passed: {passed}/{Trials.Length}");
+        output.WriteLine($"crash-and-resume trials passed: {passed}/{Trials.Length}");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
@@ -72,47 +75,30 @@ public class CrashRecoveryTests(ITestOutputHelper output)
     {
         switch (trial)
         {
-            case KillAtStep k:
+            case Crash c:
             {
-                using var process = TrainingRun.Start(run.Args(outDir));
-                var line = TrainingRun.WaitForLine(process, k.Marker);
-                TrainingRun.Kill(process);
-                Assert.True(line is not null, $"the run ended before logging '{k.Marker}'");
-                return $"killed after '{line!.Trim()[..Math.Min(line.Trim().Length, 40)]}'";
-            }
-            case KillOnTemporary t:
-            {
-                Directory.CreateDirectory(outDir);
-                using var process = TrainingRun.Start(run.Args(outDir));
-                int seen = 0;
-                string? at = null;
-                using var watcher = new FileSystemWatcher(outDir) { IncludeSubdirectories = true, Filter = "*.tmp", NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName };
-                watcher.Created += (_, e) =>
-                {
-                    if (Interlocked.Increment(ref seen) != t.Event) return;
-                    at = Path.GetRelativePath(outDir, e.FullPath);
-                    try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-                };
-                watcher.EnableRaisingEvents = true;
-                process.StandardOutput.ReadToEnd();
-                process.WaitForExit();
-                watcher.EnableRaisingEvents = false;
-                return at is null ? $"ran to the end ({seen} temporary files seen)" : $"killed when {at} appeared";
+                CliRunner.Result result;
+                using (FaultInjection.Use(FaultInjection.Parse(c.Fault)!)) result = CliRunner.Run(run.Args(outDir));
+                Assert.True(result.ExitCode == 1, $"exit code {result.ExitCode}: {result.Error}");
+                var line = Assert.Single(result.ErrorLines);
+                var where = Regex.Match(line, @"simulated crash (.*) \(SimulatedCrashException").Groups[1].Value;
+                Assert.Matches(c.Where, where);
+                Assert.False(File.Exists(Path.Combine(outDir, "model.safetensors")) && !c.Fault.StartsWith("crash-at-write", StringComparison.Ordinal),
+                    "the final model was written before the crash");
+                return "crash " + where;
             }
             case Interrupt s:
             {
-                using var process = TrainingRun.Start(run.Args(outDir));
-                Assert.NotNull(TrainingRun.WaitForLine(process, s.Marker));
-                TrainingRun.Interrupt(process);
-                var rest = process.StandardOutput.ReadToEnd();
-                process.WaitForExit();
-                Assert.Equal(1, process.ExitCode);
-                var summary = rest.Split('\n').Single(l => l.StartsWith("cancelled after "));
-                long steps = long.Parse(summary["cancelled after ".Length..].Split(' ')[0]);
-                Assert.True(Directory.Exists(Path.Combine(outDir, $"checkpoint-{steps}")), $"no checkpoint-{steps} after '{summary}'");
+                using var child = new ChildRun(run.Args(outDir), new Dictionary<string, string> { [FaultInjection.Variable] = $"pause-after-step:{s.AfterStep}" });
+                child.WaitForErrorLine($"paused after step {s.AfterStep}");
+                child.Interrupt();
+                Assert.True(child.WaitForExit() == 1, $"exit code is not 1:\n{child.Output}\n{child.Error}");
+                var summary = child.Output.Split('\n').Single(l => l.StartsWith("cancelled after ", StringComparison.Ordinal));
+                Assert.StartsWith($"cancelled after {s.AfterStep} steps", summary);
+                Assert.True(Directory.Exists(Path.Combine(outDir, $"checkpoint-{s.AfterStep}")), $"no checkpoint-{s.AfterStep} after '{summary}'");
                 Assert.False(File.Exists(Path.Combine(outDir, "model.safetensors")));
                 Assert.Empty(TrainingRun.Temporaries(outDir));
-                return $"exit code 1, '{summary[..summary.IndexOf(':')]}', checkpoint-{steps} written";
+                return $"exit code 1, '{summary[..summary.IndexOf(':')]}', checkpoint-{s.AfterStep} written";
             }
             default:
                 throw new ArgumentOutOfRangeException(nameof(trial));

@@ -12,20 +12,18 @@ using Xunit.Abstractions;
 namespace Microsoft.ML.NEFTune.Tests.Reliability;
 
 /// <summary>
-/// Seeded, time-bounded fuzzing of every loader with random and mutated inputs. Each input must either load (and then
+/// Seeded fuzzing, a fixed number of cases per loader, of every loader with random and mutated inputs. Each input must either load (and then
 /// work) or fail with the product's own exception type — never a NullReference, IndexOutOfRange, InvalidCast,
 /// Overflow or OutOfMemory from inside, and never by allocating what a header claims.
 /// </summary>
 public class LoaderFuzzTests(ITestOutputHelper output)
 {
     private const int Seed = 20240607;
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(10);
 
     private void Report(Fuzzer fuzzer)
     {
         output.WriteLine(fuzzer.Summary());
         Assert.True(fuzzer.Failures.Count == 0, string.Join("\n\n", fuzzer.Failures));
-        Assert.True(fuzzer.Cases >= 50, $"only {fuzzer.Cases} cases ran within the time budget");
     }
 
     // ---- safetensors ----
@@ -59,7 +57,7 @@ public class LoaderFuzzTests(ITestOutputHelper output)
     {
         using var dir = new TempDirectory();
         var fuzzer = new Fuzzer("safetensors", typeof(ModelFormatException));
-        fuzzer.Run(Seed, 2000, Budget, (r, i) =>
+        fuzzer.Run(Seed, 400, (r, i) =>
         {
             var valid = ValidSafetensorsHeader(r, out long dataLength);
             JsonNode? node = valid;
@@ -112,7 +110,7 @@ public class LoaderFuzzTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         var original = File.ReadAllBytes(Fixtures.StoriesBin);
         var fuzzer = new Fuzzer("llama2.c", typeof(ModelFormatException), typeof(FileNotFoundException));
-        fuzzer.Run(Seed, 600, Budget, (r, i) =>
+        fuzzer.Run(Seed, 80, (r, i) =>
         {
             var header = new int[7];
             Buffer.BlockCopy(original, 0, header, 0, 28);
@@ -190,7 +188,7 @@ public class LoaderFuzzTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         var original = File.ReadAllBytes(Fixtures.LlamaTokenizer);
         var fuzzer = new Fuzzer("tokenizer.model", typeof(TokenizerFormatException), typeof(FileNotFoundException));
-        fuzzer.Run(Seed, 1000, Budget, (r, i) =>
+        fuzzer.Run(Seed, 60, (r, i) =>
         {
             var bytes = r.Next(4) switch
             {
@@ -214,7 +212,7 @@ public class LoaderFuzzTests(ITestOutputHelper output)
         var baseJson = TinyByteLevelTokenizerJson.Build();
         var baseConfig = new JsonObject { ["add_bos_token"] = true, ["bos_token"] = "<|endoftext|>", ["eos_token"] = new JsonObject { ["content"] = "<|endoftext|>" }, ["chat_template"] = "{{ x }}" };
         var fuzzer = new Fuzzer("tokenizer.json", typeof(TokenizerFormatException), typeof(FileNotFoundException));
-        fuzzer.Run(Seed, 1200, Budget, (r, i) =>
+        fuzzer.Run(Seed, 150, (r, i) =>
         {
             JsonNode? json;
             if (r.Next(4) == 0)
@@ -256,7 +254,7 @@ public class LoaderFuzzTests(ITestOutputHelper output)
         File.Copy(Path.Combine(Fixtures.StoriesHf, "model.safetensors"), Path.Combine(modelDir, "model.safetensors"));
         var fields = baseConfig.AsObject().Select(kv => kv.Key).Concat(new[] { "head_dim", "rope_scaling", "pad_token_id", "attention_bias" }).ToArray();
         var fuzzer = new Fuzzer("config.json", typeof(ModelFormatException), typeof(FileNotFoundException));
-        fuzzer.Run(Seed, 1200, Budget, (r, i) =>
+        fuzzer.Run(Seed, 300, (r, i) =>
         {
             var json = baseConfig.DeepClone().AsObject();
             for (int n = r.Next(1, 4); n > 0; n--)
@@ -313,7 +311,7 @@ public class LoaderFuzzTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         var formats = Enum.GetValues<DataFormat>();
         var fuzzer = new Fuzzer("data records", typeof(DataFormatException), typeof(FileNotFoundException));
-        fuzzer.Run(Seed, 2000, Budget, (r, i) =>
+        fuzzer.Run(Seed, 400, (r, i) =>
         {
             var format = formats[r.Next(formats.Length)];
             var records = new JsonArray(Enumerable.Range(0, r.Next(1, 6)).Select(_ => (JsonNode)Record(r, format)).ToArray());

@@ -65,11 +65,14 @@ public class TrainingFailureTests(ITestOutputHelper output)
         using var temp = new TempDirectory();
         var mount = temp["small-disk"];
         Directory.CreateDirectory(mount);
-        var mounted = Process.Start("mount", new[] { "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount })!;
-        mounted.WaitForExit();
+        var mounted = Process.Start(new ProcessStartInfo("mount", new[] { "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount }) { RedirectStandardError = true })!;
+        Assert.True(mounted.WaitForExit(TimeSpan.FromMinutes(1)), "mount did not return within a minute");
         if (mounted.ExitCode != 0)
         {
-            output.WriteLine("could not mount a tmpfs (needs root with CAP_SYS_ADMIN); the full-disk checkpoint case was not run");
+            // A machine that cannot mount says so by setting the variable; otherwise a failed mount is a failure, not a pass.
+            var why = $"could not mount a 1 MB tmpfs (needs root with CAP_SYS_ADMIN): {mounted.StandardError.ReadToEnd().Trim()}";
+            Assert.True(Environment.GetEnvironmentVariable("NEFTUNE_TESTS_NO_MOUNT") == "1", why + "; set NEFTUNE_TESTS_NO_MOUNT=1 to skip this case on such a machine");
+            output.WriteLine("SKIPPED (NEFTUNE_TESTS_NO_MOUNT=1): " + why);
             return;
         }
         try
@@ -89,7 +92,7 @@ public class TrainingFailureTests(ITestOutputHelper output)
         }
         finally
         {
-            Process.Start("umount", new[] { mount })!.WaitForExit();
+            Assert.True(Process.Start("umount", new[] { mount })!.WaitForExit(TimeSpan.FromMinutes(1)), "umount did not return within a minute");
         }
     }
 

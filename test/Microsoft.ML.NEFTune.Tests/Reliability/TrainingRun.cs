@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Training;
@@ -7,8 +5,8 @@ using Microsoft.ML.NEFTune.Training;
 namespace Microsoft.ML.NEFTune.Tests.Reliability;
 
 /// <summary>
-/// A short <c>neftune train</c> run on a tiny model (6 steps, a checkpoint every 2), run in-process or as a child
-/// process that can be killed or interrupted, and the checks made on what it leaves on disk.
+/// A short <c>neftune train</c> run on a tiny model (6 steps, a checkpoint every 2), run in-process (with a planned
+/// <see cref="FaultInjection"/> crash) or as a <see cref="ChildRun"/>, and the checks made on what it leaves on disk.
 /// </summary>
 internal sealed class TrainingRun : IDisposable
 {
@@ -40,39 +38,6 @@ internal sealed class TrainingRun : IDisposable
         int at = Array.IndexOf(args, option);
         return at < 0 ? args.Append(option).Append(value).ToArray() : args.Select((a, i) => i == at + 1 ? value : a).ToArray();
     }
-
-    /// <summary>Starts <c>dotnet neftune.dll</c> with <paramref name="args"/>, standard output redirected and read by the caller.</summary>
-    public static Process Start(IEnumerable<string> args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "neftune.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        var process = Process.Start(start)!;
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    /// <summary>Reads standard output until a line containing <paramref name="marker"/>; returns it, or null when the process ended first.</summary>
-    public static string? WaitForLine(Process process, string marker)
-    {
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null && !line.Contains(marker)) { }
-        return line;
-    }
-
-    public static void Kill(Process process)
-    {
-        try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-        process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-    }
-
-    [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
-    private static extern int SendSignal(int pid, int signal);
-
-    /// <summary>Sends SIGINT, as Ctrl+C in a terminal does.</summary>
-    public static void Interrupt(Process process) => Assert.Equal(0, SendSignal(process.Id, 2));
 
     /// <summary>All weights of a model folder's <c>model.safetensors</c>, in name order.</summary>
     public static float[] Weights(string modelDir)
