@@ -132,14 +132,8 @@ public static class ChatCommand
     }
 
     /// <summary>Text at which a template's model begins a new turn by itself.</summary>
-    public static IReadOnlyList<string> StopStrings(string template) => template switch
-    {
-        "alpaca" => new[] { "### Instruction:", "### Input:" },
-        "vicuna" => new[] { "USER:" },
-        "chatml" => new[] { "<|im_end|>", "<|im_start|>" },
-        "llama2-chat" => new[] { "[INST]" },
-        _ => Array.Empty<string>(),
-    };
+    public static IReadOnlyList<string> StopStrings(string template) =>
+        PromptTemplate.BuiltInNames.Contains(template) ? PromptTemplate.Get(template).EndOfTurnStrings : Array.Empty<string>();
 }
 
 /// <summary>A conversation with a model: the template renders the turns so far, the model answers the last one.</summary>

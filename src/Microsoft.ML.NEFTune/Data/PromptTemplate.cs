@@ -14,6 +14,19 @@ public abstract class PromptTemplate
     /// <summary>The template's name.</summary>
     public abstract string Name { get; }
 
+    /// <summary>
+    /// Text at which a model tuned with this template begins a new turn by itself (for example <c>### Instruction:</c>
+    /// for Alpaca, <c>&lt;|im_end|&gt;</c> for ChatML), so generation for a chat stops there. Empty for a custom template.
+    /// </summary>
+    public virtual IReadOnlyList<string> EndOfTurnStrings => Name switch
+    {
+        AlpacaTemplate.TemplateName => new[] { "### Instruction:", "### Input:" },
+        VicunaTemplate.TemplateName => new[] { "USER:" },
+        ChatMLTemplate.TemplateName => new[] { "<|im_end|>", "<|im_start|>" },
+        Llama2ChatTemplate.TemplateName => new[] { "[INST]" },
+        _ => Array.Empty<string>(),
+    };
+
     /// <summary>The whole example as ordered segments: prompts, targets and control tokens.</summary>
     public abstract IReadOnlyList<TemplateSegment> Render(InstructionExample example);
 

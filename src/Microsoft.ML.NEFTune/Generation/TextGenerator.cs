@@ -39,7 +39,16 @@ public sealed class TextGenerator
 
     /// <summary>Generated ids only (prompt excluded, EOS excluded), one array per prompt.</summary>
     public IReadOnlyList<long[]> GenerateIds(IReadOnlyList<long[]> prompts, GenerationOptions? options = null)
+        => GenerateIds(prompts, options, onToken: null, CancellationToken.None);
+
+    /// <summary>
+    /// Generated ids only (prompt excluded, EOS excluded), one array per prompt. <paramref name="onToken"/> sees every
+    /// kept token as soon as it is chosen: the prompt's index and the id. Cancellation is checked before every token.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public IReadOnlyList<long[]> GenerateIds(IReadOnlyList<long[]> prompts, GenerationOptions? options, Action<int, long>? onToken, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(prompts);
         options ??= new GenerationOptions();
         options.Validate();
         if (prompts.Count == 0) return Array.Empty<long[]>();
@@ -73,6 +82,7 @@ public sealed class TextGenerator
             using var headTransposed = model.HeadWeight.detach().t().contiguous();           // (C, V)
             for (int step = 0; step < N && !finished.All(f => f); step++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 long length = P + step;
                 var input = cache is null || step == 0 ? tokens.narrow(1, 0, length) : tokens.narrow(1, length - 1, 1);
@@ -88,6 +98,7 @@ public sealed class TextGenerator
                     if (finished[b]) continue;
                     if (eos.Contains(chosen[b])) { finished[b] = true; continue; }
                     outputs[b].Add(chosen[b]);
+                    onToken?.Invoke(b, chosen[b]);
                     if (options.StopStrings.Count > 0 && tokenizer is not null && HitsStop(outputs[b], options.StopStrings)) finished[b] = true;
                 }
             }
@@ -97,6 +108,66 @@ public sealed class TextGenerator
             model.train(wasTraining);
         }
         return outputs.Select(o => o.ToArray()).ToArray();
+    }
+
+    /// <summary>
+    /// Generates a completion of <paramref name="prompt"/> token by token: each element is the text the newest token
+    /// adds, and the elements concatenate to <see cref="Generate(string, GenerationOptions?)"/>'s result for the same
+    /// options. Text that may be the start of a stop string or of an unfinished UTF-8 character is held back until it
+    /// is settled. Decoding runs on a worker thread; breaking out of the loop or cancelling stops it before its next token.
+    /// </summary>
+    public IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var tok = tokenizer ?? throw new InvalidOperationException("Text generation needs a tokenizer; use GenerateIds for token ids.");
+        options ??= new GenerationOptions();
+        options.Validate();
+        return StreamText(Encode(tok, prompt), options, new StreamingTextDecoder(tok, options.StopStrings, trim: false), gate: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Streams the text of one prompt's completion: <see cref="GenerateIds(IReadOnlyList{long[]}, GenerationOptions?, Action{int, long}?, CancellationToken)"/>
+    /// runs on a worker thread (holding <paramref name="gate"/> when given) and each piece of text that
+    /// <paramref name="decoder"/> settles is handed over a channel.
+    /// </summary>
+    internal async IAsyncEnumerable<string> StreamText(long[] prompt, GenerationOptions options, StreamingTextDecoder decoder, object? gate,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<string>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var worker = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                void Run() => GenerateIds(new[] { prompt }, options, (_, id) =>
+                {
+                    if (decoder.Add((int)id) is { Length: > 0 } piece) channel.Writer.TryWrite(piece);
+                }, stop.Token);
+                if (gate is null) Run();
+                else lock (gate) Run();
+                if (decoder.Finish() is { Length: > 0 } rest) channel.Writer.TryWrite(rest);
+                channel.Writer.TryComplete();
+            }
+            catch (Exception e)
+            {
+                channel.Writer.TryComplete(e);
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            await foreach (var piece in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return piece;
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            try { await worker.ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+        }
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     private bool HitsStop(List<long> ids, IReadOnlyList<string> stops)

@@ -1,0 +1,34 @@
+using Microsoft.ML.NEFTune.Data;
+
+namespace Microsoft.ML.NEFTune.Generation;
+
+/// <summary>Settings of a <see cref="NeftuneChatClient"/>; a request's <c>ChatOptions</c> override the decoding ones.</summary>
+public sealed record NeftuneChatClientOptions
+{
+    /// <summary>
+    /// How the conversation becomes the prompt: the template the model was tuned with (<see cref="PromptTemplate.Get"/>,
+    /// <see cref="PromptTemplate.FromFile"/>). Generation stops at its <see cref="PromptTemplate.EndOfTurnStrings"/>.
+    /// Default: the Alpaca template, the NEFTune authors' prompt.
+    /// </summary>
+    public PromptTemplate Template { get; init; } = PromptTemplate.Get("alpaca");
+
+    /// <summary>
+    /// Decoding settings used when a request does not set them: maximum tokens, temperature, top-k, top-p, repetition
+    /// penalty, seed, extra stop strings. Default: greedy decoding of at most 256 tokens, no repetition penalty.
+    /// </summary>
+    public GenerationOptions Generation { get; init; } = new() { MaxNewTokens = 256 };
+
+    /// <summary>The model name reported in responses and <c>ChatClientMetadata.DefaultModelId</c>. Default <c>neftune</c>.</summary>
+    public string ModelId { get; init; } = "neftune";
+
+    /// <summary>Whether disposing the client disposes the model. Default false (the caller keeps ownership).</summary>
+    public bool DisposeModel { get; init; }
+
+    internal void Validate()
+    {
+        if (Template is null) throw new ArgumentNullException(nameof(Template), $"{nameof(NeftuneChatClientOptions)}.{nameof(Template)} must be set.");
+        if (Generation is null) throw new ArgumentNullException(nameof(Generation), $"{nameof(NeftuneChatClientOptions)}.{nameof(Generation)} must be set.");
+        Generation.Validate();
+        if (string.IsNullOrWhiteSpace(ModelId)) throw new ArgumentException($"{nameof(NeftuneChatClientOptions)}.{nameof(ModelId)} must not be empty.", nameof(ModelId));
+    }
+}
