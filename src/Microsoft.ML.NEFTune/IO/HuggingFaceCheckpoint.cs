@@ -33,7 +33,10 @@ public static class HuggingFaceCheckpoint
 
     internal static LlamaForCausalLM Place(LlamaForCausalLM model, ModelLoadOptions options)
     {
-        model.to(options.DType).to(new Device(options.Device));
+        string device;
+        try { device = ComputeDevice.Require(options.Device, setting: nameof(ModelLoadOptions) + "." + nameof(ModelLoadOptions.Device)); }
+        catch { model.Dispose(); throw; }
+        model.to(options.DType).to(new Device(device));
         model.eval();
         return model;
     }

@@ -17,11 +17,13 @@ namespace Microsoft.ML.NEFTune;
 /// <para><see cref="Fit(IDataView)"/> reads the rows through a cursor, renders each with the prompt template, trains with
 /// noise added to the token embeddings (loss on the response only), and returns a
 /// <see cref="NeftuneInstructionTuningTransformer"/> that generates responses without noise.</para>
-/// <para>Progress goes to the <see cref="MLContext.Log"/> event; the context's seed is used when
-/// <see cref="NeftuneInstructionTuningOptions.Seed"/> is null; both the context's cancellation
+/// <para>Progress goes to the <see cref="MLContext.Log"/> event and to <see cref="NeftuneInstructionTuningOptions.Progress"/>;
+/// the context's seed is used when <see cref="NeftuneInstructionTuningOptions.Seed"/> is null; both the context's cancellation
 /// (<c>MLContext.CancelExecution</c>) and the token given to <see cref="Fit(IDataView, CancellationToken)"/> are checked on
 /// the training thread before and after every optimizer step, so training stops within one step with an
-/// <see cref="OperationCanceledException"/> that gives the number of steps done.</para>
+/// <see cref="OperationCanceledException"/> that gives the number of steps done. The device follows
+/// <see cref="NeftuneInstructionTuningOptions.Device"/>, else <see cref="MLContext.GpuDeviceId"/> and
+/// <see cref="MLContext.FallbackToCpu"/>.</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -81,6 +83,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         bool HostCancelled() => HostCancellation.IsCanceled(host);
         if (HostCancelled()) throw new OperationCanceledException("NEFTune instruction tuning was cancelled before it started (the ML.NET context's execution is cancelled).");
         using var channel = host.Start("Fit");
+        var device = MLContextDevice.Resolve(mlContext, options.Device, channel);
 
         long seed = options.Seed ?? host.Rand.Next();
         var tokenizer = FineTuning.LoadTokenizer(options.ModelPath!, options.TokenizerPath);
@@ -117,17 +120,21 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
             "NEFTune instruction tuning: {0} training and {1} validation examples, template {2}, alpha {3}, seed {4}, model {5}",
             train.Examples.Count, validation?.Examples.Count ?? 0, template.Name, options.NoiseAlpha, seed, options.ModelPath));
 
-        var model = ModelLoader.Load(options.ModelPath!, new ModelLoadOptions { Device = options.Device });
+        var model = ModelLoader.Load(options.ModelPath!, new ModelLoadOptions { Device = device });
         try
         {
             if (model.Config.VocabSize < tokenizer.VocabularySize)
                 throw new InvalidOperationException($"The tokenizer {tokenizer.SourcePath} has {tokenizer.VocabularySize} tokens but the model {options.ModelPath} only {model.Config.VocabSize}.");
             int padId = tokenizer.PadId ?? model.Config.PadTokenId ?? tokenizer.EosId ?? 0;
             TrainingResult result;
-            using (var trainer = new NeftuneTrainer(model, train.Examples, validation?.Examples, options.ToTrainingOptions(seed), padId, FineTuning.TokenizerDirectory(tokenizer)))
+            using (var trainer = new NeftuneTrainer(model, train.Examples, validation?.Examples, options.ToTrainingOptions(seed) with { Device = device }, padId, FineTuning.TokenizerDirectory(tokenizer)))
             {
                 if (options.ResumeFromCheckpoint is { } checkpoint) trainer.ResumeFrom(checkpoint);
-                var progress = new SynchronousProgress(p => channel.Info(MessageSensitivity.None, Describe(p)));
+                var progress = new SynchronousProgress(p =>
+                {
+                    channel.Info(MessageSensitivity.None, Describe(p));
+                    options.Progress?.Report(p);
+                });
                 result = trainer.Train(progress, token, HostCancelled);   // both are checked on the training thread at every step
             }
             if (result.Cancelled)
@@ -136,7 +143,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
             channel.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
                 "NEFTune instruction tuning finished: {0} steps, train loss {1}, validation loss {2}",
                 result.Steps, Format(result.FinalTrainLoss), Format(result.FinalValidationLoss)));
-            return new NeftuneInstructionTuningTransformer(model, tokenizer, tokenizerFiles, NeftuneTransformerSettings.From(options, template), result);
+            return new NeftuneInstructionTuningTransformer(model, tokenizer, tokenizerFiles, NeftuneTransformerSettings.From(options, template) with { Device = device }, result);
         }
         catch
         {

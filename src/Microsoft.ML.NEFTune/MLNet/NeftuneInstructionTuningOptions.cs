@@ -1,3 +1,4 @@
+using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.Generation;
 using Microsoft.ML.NEFTune.Lora;
@@ -186,8 +187,19 @@ public sealed class NeftuneInstructionTuningOptions
     /// <summary>A checkpoint folder (or an output folder, whose newest checkpoint is taken) to resume training from. Default null.</summary>
     public string? ResumeFromCheckpoint { get; set; }
 
-    /// <summary>Device for training and generation, e.g. <c>cpu</c> or <c>cuda</c>. Default <c>cpu</c>.</summary>
-    public string Device { get; set; } = "cpu";
+    /// <summary>
+    /// Device for training and generation: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. Default null: <c>cuda:N</c> when
+    /// <see cref="MLContext.GpuDeviceId"/> is N, else <c>cpu</c>. When CUDA is asked for but not available (no
+    /// <c>TorchSharp-cuda-*</c> backend package, or no such GPU), <see cref="MLContext.FallbackToCpu"/> chooses between
+    /// the CPU, with a warning on <see cref="MLContext.Log"/>, and an <see cref="InvalidOperationException"/> at <c>Fit</c>.
+    /// </summary>
+    public string? Device { get; set; }
+
+    /// <summary>
+    /// Receives a report after every logged optimizer step and every evaluation during <c>Fit</c>, on the training
+    /// thread (the same reports are written to <see cref="MLContext.Log"/>). Default null.
+    /// </summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
 
     // ---- Generation (Transform, PredictionEngine, Generate) ----
 
@@ -251,6 +263,7 @@ public sealed class NeftuneInstructionTuningOptions
         Check(ValidationFraction is >= 0 and < 1, nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
         Check(GenerationBatchSize >= 1, nameof(GenerationBatchSize), GenerationBatchSize, "must be at least 1");
         Check(StopStrings is not null && StopStrings.All(s => !string.IsNullOrEmpty(s)), nameof(StopStrings), null, "must not be null or hold empty strings");
+        if (Device is not null) ComputeDevice.Parse(Device, $"{nameof(NeftuneInstructionTuningOptions)}.{nameof(Device)}");
         ToTrainingOptions(0).Validate();
         ToGenerationOptions().Validate();
     }
@@ -284,7 +297,7 @@ public sealed class NeftuneInstructionTuningOptions
         Seed = seed,
         OutputDirectory = OutputDirectory,
         MetricsPath = MetricsPath,
-        Device = Device,
+        Device = Device is null ? ComputeDevice.Cpu : ComputeDevice.Parse(Device),
         Lora = Lora is null ? null : Lora with { BaseModelNameOrPath = Lora.BaseModelNameOrPath ?? ModelPath },
     };
 

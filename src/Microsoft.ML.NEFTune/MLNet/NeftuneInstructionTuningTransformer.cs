@@ -88,6 +88,23 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
         return Generate(new[] { (instruction, input) })[0];
     }
 
+    /// <summary>
+    /// A <c>Microsoft.Extensions.AI</c> chat client over the tuned model, for Semantic Kernel, <c>ChatClientBuilder</c>
+    /// middleware and other code that takes an <c>IChatClient</c>. It shares the model with this transformer (one
+    /// generation at a time) and stays usable until the transformer is disposed; disposing the client does not dispose
+    /// the model.
+    /// </summary>
+    /// <param name="options">
+    /// Template and decoding settings; null for this transformer's prompt template and decoding settings (the template's
+    /// end-of-turn strings are added to the stop strings).
+    /// </param>
+    public NeftuneChatClient AsChatClient(NeftuneChatClientOptions? options = null)
+    {
+        ThrowIfDisposed();
+        options ??= new NeftuneChatClientOptions { Template = prompts.Template, Generation = GenerationOptions };
+        return new NeftuneChatClient(() => Model, tokenizer, options with { DisposeModel = false }, gate);
+    }
+
     /// <summary>Generates the responses of several prompts together (left-padded batch).</summary>
     internal IReadOnlyList<string> Generate(IReadOnlyList<(string Instruction, string? Input)> rows)
     {

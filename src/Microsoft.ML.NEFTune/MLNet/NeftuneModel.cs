@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.ML.Data;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.IO.Tokenizers;
+using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms;
 
 namespace Microsoft.ML.NEFTune;
@@ -172,8 +173,11 @@ public static class NeftuneModel
     /// decoding settings) or any Llama-family model with its tokenizer (then the defaults of
     /// <see cref="NeftuneInstructionTuningOptions"/> apply).
     /// </summary>
-    /// <param name="mlContext">The ML.NET context.</param>
+    /// <param name="mlContext">The ML.NET context; the model is loaded on <c>cuda:N</c> when its
+    /// <see cref="MLContext.GpuDeviceId"/> is N (falling back to the CPU only when <see cref="MLContext.FallbackToCpu"/>
+    /// is set), else on the CPU.</param>
     /// <param name="directory">The model folder.</param>
+    /// <exception cref="InvalidOperationException">CUDA is asked for, not available, and falling back is not allowed.</exception>
     public static NeftuneInstructionTuningTransformer LoadTransformer(MLContext mlContext, string directory)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -183,8 +187,8 @@ public static class NeftuneModel
         var settings = File.Exists(settingsPath)
             ? NeftuneTransformerSettings.FromJson(File.ReadAllText(settingsPath), settingsPath)
             : new NeftuneTransformerSettings();
-        if (settings.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) && !TorchSharp.torch.cuda.is_available())
-            settings = settings with { Device = "cpu" };
+        using (var channel = ((IHostEnvironment)mlContext).Register(nameof(NeftuneModel)).Start(nameof(LoadTransformer)))
+            settings = settings with { Device = MLContextDevice.Resolve(mlContext, device: null, channel) };
         var tokenizer = TextTokenizer.Load(directory);
         var files = NeftuneInstructionTuningEstimator.ReadTokenizerFiles(tokenizer);
         var model = HuggingFaceCheckpoint.Load(directory, new ModelLoadOptions { Device = settings.Device });

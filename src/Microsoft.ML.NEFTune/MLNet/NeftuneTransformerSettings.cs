@@ -43,7 +43,7 @@ internal sealed record NeftuneTransformerSettings
         StopStrings = options.StopStrings.ToArray(),
         GenerationSeed = options.GenerationSeed,
         GenerationBatchSize = options.GenerationBatchSize,
-        Device = options.Device,
+        Device = options.Device ?? "cpu",
     };
 
     /// <summary>The template: the stored custom template text, else the built-in template of that name.</summary>

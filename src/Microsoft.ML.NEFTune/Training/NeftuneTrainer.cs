@@ -47,7 +47,7 @@ public sealed class NeftuneTrainer : IDisposable
         this.model = model;
         this.options = options;
         this.tokenizerDirectory = tokenizerDirectory;
-        var device = new Device(options.Device);
+        var device = new Device(IO.ComputeDevice.Require(options.Device, setting: nameof(TrainingOptions) + "." + nameof(TrainingOptions.Device)));
         model.to(ScalarType.Float32).to(device);
         if (options.Lora is not null && !Lora.LoraAdapters.HasAdapters(model)) Lora.LoraAdapters.Apply(model, options.Lora, options.Seed);
         IsLora = Lora.LoraAdapters.HasAdapters(model);

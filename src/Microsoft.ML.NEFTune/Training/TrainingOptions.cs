@@ -79,7 +79,7 @@ public sealed record TrainingOptions
     /// <summary>Metrics file (JSON lines); default <c>OUT/metrics.jsonl</c> when there is an output folder.</summary>
     public string? MetricsPath { get; init; }
 
-    /// <summary>Device for training, e.g. <c>cpu</c> or <c>cuda</c>. Default cpu.</summary>
+    /// <summary>Device for training: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c> (see <see cref="IO.ComputeDevice"/>). Default cpu.</summary>
     public string Device { get; init; } = "cpu";
 
     /// <summary>
@@ -94,6 +94,7 @@ public sealed record TrainingOptions
     {
         Noise.Validate();
         Lora?.Validate();
+        IO.ComputeDevice.Parse(Device, nameof(Device));
         void Check(bool ok, string name, object value, string rule) { if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}."); }
         Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be a positive number");
         Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be >= 0");
