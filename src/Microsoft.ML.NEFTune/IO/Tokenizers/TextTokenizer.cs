@@ -1,13 +1,23 @@
+using System.Buffers;
+using Microsoft.ML.Tokenizers;
+
 namespace Microsoft.ML.NEFTune.IO.Tokenizers;
 
 /// <summary>
-/// Product-level tokenizer abstraction used by the trainer, generation and the command line.
+/// Product-level tokenizer abstraction used by the trainer, generation and the command line. It is a
+/// <see cref="Microsoft.ML.Tokenizers.Tokenizer"/>, so it can be passed to ML.NET and other code that takes one
+/// (<c>EncodeToIds</c>, <c>EncodeToTokens</c> with offsets, <c>CountTokens</c>, <c>Decode</c>).
 /// </summary>
 /// <remarks>
-/// <see cref="Encode"/> never adds BOS/EOS; callers add <see cref="BosId"/>/<see cref="EosId"/> themselves,
-/// guided by <see cref="AddBosToken"/> and <see cref="AddEosToken"/>.
+/// <see cref="Encode"/> never adds BOS/EOS, and neither do the <see cref="Microsoft.ML.Tokenizers.Tokenizer"/> methods;
+/// callers add <see cref="BosId"/>/<see cref="EosId"/> themselves, guided by <see cref="AddBosToken"/> and
+/// <see cref="AddEosToken"/>. Normalization and pre-tokenization are part of <see cref="Encode"/> and cannot be switched
+/// off; the <c>EncodeSettings</c> flags for them are ignored. A token's offset is its span in the text
+/// <see cref="Decode(IEnumerable{int})"/> gives back, which is the input text itself whenever the text round-trips (as
+/// ordinary text does); the token's value is that span's text (empty for a byte token that only starts a character:
+/// the character is given to the token that completes it).
 /// </remarks>
-public abstract class TextTokenizer
+public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
 {
     /// <summary>The SentencePiece model file name looked for in a tokenizer directory.</summary>
     public const string SentencePieceFileName = "tokenizer.model";
@@ -59,7 +69,75 @@ public abstract class TextTokenizer
 
     /// <summary>Decodes token ids to text; special tokens (BOS, EOS, PAD and other control tokens) produce no text.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An id is outside <c>[0, VocabularySize)</c>.</exception>
-    public abstract string Decode(IEnumerable<int> ids);
+    public abstract override string Decode(IEnumerable<int> ids);
+
+    /// <summary>Encodes text to ids (no BOS/EOS), at most <c>settings.MaxTokenCount</c> of them.</summary>
+    protected override EncodeResults<int> EncodeToIds(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings)
+    {
+        var ids = Encode(text ?? textSpan.ToString());
+        int max = Math.Max(0, settings.MaxTokenCount);
+        if (ids.Count <= max)
+            return new EncodeResults<int> { Tokens = ids, NormalizedText = null, CharsConsumed = text?.Length ?? textSpan.Length };
+        var tokens = EncodeToTokens(text, textSpan, settings).Tokens;
+        return new EncodeResults<int> { Tokens = tokens.Select(t => t.Id).ToArray(), NormalizedText = null, CharsConsumed = tokens.Count == 0 ? 0 : tokens[^1].Offset.End.Value };
+    }
+
+    /// <summary>Encodes text to tokens with their offsets (no BOS/EOS), at most <c>settings.MaxTokenCount</c> of them.</summary>
+    protected override EncodeResults<EncodedToken> EncodeToTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings)
+    {
+        var input = text ?? textSpan.ToString();
+        var ids = Encode(input);
+        int count = Math.Min(ids.Count, Math.Max(0, settings.MaxTokenCount));
+        var decoded = Decode(ids);
+        var tokens = new EncodedToken[count];
+        int start = 0;
+        for (int k = 0; k < count; k++)
+        {
+            int end = Math.Max(start, SettledLength(ids, k + 1));
+            tokens[k] = new EncodedToken(ids[k], decoded.Substring(start, Math.Min(end, decoded.Length) - start), new Range(start, end));
+            start = end;
+        }
+        return new EncodeResults<EncodedToken> { Tokens = tokens, NormalizedText = null, CharsConsumed = count == ids.Count ? input.Length : start };
+    }
+
+    /// <summary>The number of ids <see cref="Encode"/> gives for the text (no BOS/EOS), capped at <c>settings.MaxTokenCount</c>.</summary>
+    protected override int CountTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings) =>
+        Math.Min(Encode(text ?? textSpan.ToString()).Count, Math.Max(0, settings.MaxTokenCount));
+
+    /// <summary>Decodes as many whole ids as fit into <paramref name="destination"/>.</summary>
+    public override OperationStatus Decode(IEnumerable<int> ids, Span<char> destination, out int idsConsumed, out int charsWritten)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var list = ids as IReadOnlyList<int> ?? ids.ToArray();
+        var text = Decode(list);
+        if (text.Length <= destination.Length)
+        {
+            text.AsSpan().CopyTo(destination);
+            idsConsumed = list.Count;
+            charsWritten = text.Length;
+            return OperationStatus.Done;
+        }
+        idsConsumed = 0;
+        charsWritten = 0;
+        for (int k = 1; k < list.Count; k++)
+        {
+            var prefix = Decode(list.Take(k));
+            if (prefix.Length > destination.Length) break;
+            idsConsumed = k;
+            charsWritten = prefix.Length;
+        }
+        Decode(list.Take(idsConsumed)).AsSpan().CopyTo(destination);
+        return OperationStatus.DestinationTooSmall;
+    }
+
+    /// <summary>Length of the text of the first <paramref name="count"/> ids, without a trailing unfinished character (U+FFFD).</summary>
+    private int SettledLength(IReadOnlyList<int> ids, int count)
+    {
+        var text = Decode(ids.Take(count));
+        int length = text.Length;
+        while (length > 0 && text[length - 1] == '\uFFFD') length--;
+        return count == ids.Count ? text.Length : length;
+    }
 
     /// <summary>
     /// The text of a single token id as it appears when appended to a decoded stream (a leading word
