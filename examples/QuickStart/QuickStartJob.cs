@@ -39,11 +39,9 @@ public static class QuickStartJob
         {
             ModelPath = baseDirectory,
             DataPath = s.DataPath,
-            Template = "alpaca",
-            ValidationSplit = 0.1,
-            MaxLength = s.MaxLength,
             Training = new TrainingOptions
             {
+                Template = "alpaca", ValidationFraction = 0.1, MaxLength = s.MaxLength,
                 Noise = new NeftuneOptions { Alpha = 5 },
                 Epochs = s.Epochs, MaxSteps = s.MaxSteps, BatchSize = 8, LearningRate = 1e-3, LoggingSteps = 10,
                 OutputDirectory = Path.Combine(s.OutputDirectory, "tuned"),

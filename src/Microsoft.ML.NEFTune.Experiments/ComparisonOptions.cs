@@ -48,7 +48,7 @@ public sealed record ComparisonOptions
         if (Seeds is null || Seeds.Count == 0) throw new ArgumentException("Give at least one seed.", nameof(Seeds));
         if (Seeds.Distinct().Count() != Seeds.Count) throw new ArgumentException("A seed is given twice.", nameof(Seeds));
         if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new ArgumentException("The comparison needs an output folder.", nameof(OutputDirectory));
-        if (Request.ValidationDataPath is null && Request.ValidationSplit <= 0)
+        if (Request.ValidationDataPath is null && Request.Training.ValidationFraction <= 0)
             throw new ArgumentException("A comparison needs validation data: a validation file or a validation split.", nameof(Request));
         if (GenerateCount < 0) throw new ArgumentOutOfRangeException(nameof(GenerateCount), GenerateCount, "must be >= 0");
         if (MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "must be positive");

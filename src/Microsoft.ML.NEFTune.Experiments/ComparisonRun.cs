@@ -28,7 +28,7 @@ public sealed record ComparisonRun(double Alpha, long Seed, string Directory)
     public string Name => $"{FolderName(Alpha)}/seed-{Seed.ToString(CultureInfo.InvariantCulture)}";
 
     public string ResultPath => Path.Combine(Directory, ResultFileName);
-    public string MetricsPath => Path.Combine(Directory, "metrics.jsonl");
+    public string MetricsPath => OutputLayout.MetricsPath(Directory);
 
     /// <summary>The final model was written (its <c>config.json</c> is written last).</summary>
     public bool HasFinalModel => File.Exists(Path.Combine(Directory, "config.json")) && File.Exists(Path.Combine(Directory, "model.safetensors"));

@@ -93,8 +93,8 @@ public sealed class ComparisonRunner
         {
             var tokenizer = FineTuning.LoadTokenizer(run.Directory, null);
             using var model = ModelLoader.Load(run.Directory);
-            var prompts = ValidationPrompts(request);
-            return Finish(run, model, tokenizer, PromptTemplate.Resolve(request.Template), prompts, cancellationToken);
+            var prompts = FineTuning.ValidationExamples(request);
+            return Finish(run, model, tokenizer, PromptTemplate.Resolve(request.Training.Template), prompts, cancellationToken);
         }
 
         Directory.CreateDirectory(run.Directory);
@@ -168,37 +168,28 @@ public sealed class ComparisonRunner
         FinalTrainLossNoiseOff = history?.FinalTrainLossNoiseOff,
     };
 
-    /// <summary>The validation examples of a request, as <see cref="FineTuning.Run"/> would split them.</summary>
-    public static IReadOnlyList<InstructionExample> ValidationPrompts(FineTuningRequest request)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        if (request.ValidationDataPath is not null)
-        {
-            var file = DatasetReader.Read(request.ValidationDataPath, request.Format);
-            return file.Format == DataFormat.Text ? Array.Empty<InstructionExample>() : file.Examples;
-        }
-        if (request.ValidationSplit <= 0) return Array.Empty<InstructionExample>();
-        var data = FineTuning.ReadAll(request);
-        return data.Format == DataFormat.Text ? Array.Empty<InstructionExample>() : DatasetSplit.Split(data.Examples, request.ValidationSplit, request.Training.Seed).Validation;
-    }
-
     /// <summary>The settings that must stay the same across the runs of one comparison folder (checkpointing and device may change).</summary>
     public JsonObject Settings()
     {
         var r = Options.Request;
-        var training = r.Training with { Seed = 0, OutputDirectory = null, MetricsPath = null, Device = "", SaveSteps = 0, SaveTotalLimit = 0, Noise = r.Training.Noise with { Alpha = 0 } };
+        var t = r.Training;
+        var training = t with
+        {
+            Seed = 0, OutputDirectory = null, MetricsPath = null, Device = "", SaveSteps = 0, SaveTotalLimit = 0, Noise = t.Noise with { Alpha = 0 },
+            Template = "", MaxLength = 0, Truncation = default, TrainOnPrompt = false, ValidationFraction = 0,   // recorded at the top level
+        };
         return new JsonObject
         {
             ["model"] = Path.GetFullPath(r.ModelPath),
             ["tokenizer"] = r.TokenizerPath is null ? null : Path.GetFullPath(r.TokenizerPath),
             ["data"] = new JsonArray(new[] { r.DataPath }.Concat(r.AdditionalDataPaths).Select(p => (JsonNode)Path.GetFullPath(p)).ToArray()),
             ["format"] = r.Format?.ToString(),
-            ["template"] = File.Exists(r.Template) ? Path.GetFullPath(r.Template) : r.Template,
+            ["template"] = File.Exists(t.Template) ? Path.GetFullPath(t.Template) : t.Template,
             ["val_data"] = r.ValidationDataPath is null ? null : Path.GetFullPath(r.ValidationDataPath),
-            ["val_split"] = r.ValidationSplit,
-            ["max_length"] = r.MaxLength,
-            ["truncation"] = r.Truncation.ToString(),
-            ["train_on_prompt"] = r.TrainOnPrompt,
+            ["val_split"] = t.ValidationFraction,
+            ["max_length"] = t.MaxLength,
+            ["truncation"] = t.Truncation.ToString(),
+            ["train_on_prompt"] = t.TrainOnPrompt,
             ["training"] = JsonSerializer.SerializeToNode(training, ComparisonRunResult.Json),
             ["generate"] = Options.GenerateCount,
             ["max_new_tokens"] = Options.MaxNewTokens,

@@ -41,8 +41,7 @@ public static class ChatCommand
             catch (Exception e) when (CliErrors.IsInvalidInput(e)) { throw new CliUsageException($"--template: {e.Message}", e); }
             var tok = CliInputs.LoadTokenizer(tokenizerPath);
             using var llm = CliInputs.LoadModel(modelPath);
-            if (tok.VocabularySize > llm.Config.VocabSize)
-                throw new CliUsageException($"--tokenizer: the tokenizer has {tok.VocabularySize} tokens but the model only {llm.Config.VocabSize}; they do not belong together");
+            if (tok.VocabularyMismatch(llm.Config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
             var mode = r.GetValue(history)!;
             var session = new ChatSession(llm, tok, tmpl, r.GetValue(system), mode == "on" || (mode == "auto" && tmpl.Name != "alpaca"), new GenerationOptions
             {

@@ -89,9 +89,7 @@ public static class CompareCommand
         if (options.Request.Training.SaveSteps == 0)
             context.Out.WriteLine("note: --save-steps is 0, so an interrupted run starts over; give --save-steps N to resume runs from checkpoints");
 
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); context.Error.WriteLine("cancelling: finishing the current step and writing a checkpoint…"); };
-        Console.CancelKeyPress += onCancel;
+        using var cancel = new CliCancellation(context.Error, CliCancellation.TrainingNotice);
         var observer = new Observer(context, options, quiet);
         ComparisonSummary summary;
         try
@@ -102,7 +100,6 @@ public static class CompareCommand
         {
             throw new CliUsageException("--out: " + e.Message, e);
         }
-        finally { Console.CancelKeyPress -= onCancel; }
 
         context.Out.WriteLine();
         context.Out.Write(RowsTable(summary));
@@ -133,7 +130,7 @@ public static class CompareCommand
         foreach (var alpha in options.Alphas)
         {
             var histories = options.Seeds
-                .Select(seed => Path.Combine(options.OutputDirectory, ComparisonRun.FolderName(alpha), $"seed-{seed}", "metrics.jsonl"))
+                .Select(seed => Path.Combine(options.OutputDirectory, ComparisonRun.FolderName(alpha), $"seed-{seed}", OutputLayout.MetricsFileName))
                 .Where(File.Exists).Select(MetricsHistory.Read).Where(h => h.HasLoss).ToList();
             if (histories.Count == 0) continue;
             var label = $"alpha {alpha.ToString("R", CultureInfo.InvariantCulture)}";
@@ -150,11 +147,10 @@ public static class CompareCommand
     {
         try
         {
-            PromptTemplate.Resolve(request.Template);
+            PromptTemplate.Resolve(request.Training.Template);
             var tokenizer = FineTuning.LoadTokenizer(request.ModelPath, request.TokenizerPath);
             var config = ModelConfig(request.ModelPath);
-            if (config is not null && tokenizer.VocabularySize > config.VocabSize)
-                throw new CliUsageException($"--tokenizer: the tokenizer has {tokenizer.VocabularySize} tokens but the model's vocab_size is {config.VocabSize}");
+            if (config is not null && tokenizer.VocabularyMismatch(config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
         }
         catch (Exception e) when (e is ArgumentException or TokenizerFormatException or ModelFormatException or FileNotFoundException)
         {

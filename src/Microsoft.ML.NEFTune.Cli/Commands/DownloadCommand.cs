@@ -41,9 +41,7 @@ public static class DownloadCommand
             var includes = (r.GetValue(include) ?? Array.Empty<string>()).SelectMany(SplitGlobs).ToArray();
             var excludes = (r.GetValue(exclude) ?? Array.Empty<string>()).SelectMany(SplitGlobs).ToArray();
             using var client = new HubClient(uri, token) { Retries = r.GetValue(retries) };
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-            Console.CancelKeyPress += onCancel;
+            using var cancel = new CliCancellation(context.Error);
             try
             {
                 return Download(context, client, repository, r.GetValue(revision)!, includes, excludes, outDir, cacheDir, r.GetValue(quiet), cancel.Token)
@@ -55,7 +53,6 @@ public static class DownloadCommand
             {
                 return Failure(context, "download cancelled; run the same command again to resume", e, r.GetValue(context.Verbose));
             }
-            finally { Console.CancelKeyPress -= onCancel; }
         });
         return command;
     }

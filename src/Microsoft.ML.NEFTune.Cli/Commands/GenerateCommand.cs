@@ -101,8 +101,7 @@ public static class GenerateCommand
             var tok = tokenizerPath is null ? null : CliInputs.LoadTokenizer(tokenizerPath);
             using var llm = CliInputs.LoadModel(modelPath);
             var config = llm.Config;
-            if (tok is not null && tok.VocabularySize > config.VocabSize)
-                throw new CliUsageException($"--tokenizer: the tokenizer has {tok.VocabularySize} tokens but the model only {config.VocabSize}; they do not belong together");
+            if (tok?.VocabularyMismatch(config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
 
             long[] ids = text is not null ? Encode(tok!, text) : r.GetValue(promptIds)!;
             if (ids.Length == 0)

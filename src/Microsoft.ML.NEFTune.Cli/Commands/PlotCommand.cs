@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.ML.NEFTune.Cli.Display;
 using Microsoft.ML.NEFTune.Experiments;
+using Microsoft.ML.NEFTune.Training;
 
 namespace Microsoft.ML.NEFTune.Cli.Commands;
 
@@ -56,7 +57,7 @@ public static class PlotCommand
         return history;
     }
 
-    private static string MetricsPath(string path) => Directory.Exists(path) ? Path.Combine(path, "metrics.jsonl") : path;
+    private static string MetricsPath(string path) => Directory.Exists(path) ? OutputLayout.MetricsPath(path) : path;
 
     private static IReadOnlyList<string> ParseLabels(string? labels, IReadOnlyList<string> paths)
     {
@@ -74,7 +75,7 @@ public static class PlotCommand
         {
             var full = Path.GetFullPath(p);
             var segments = full.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries).ToList();
-            if (string.Equals(Path.GetFileName(full), "metrics.jsonl", StringComparison.OrdinalIgnoreCase)) segments.RemoveAt(segments.Count - 1);
+            if (string.Equals(Path.GetFileName(full), OutputLayout.MetricsFileName, StringComparison.OrdinalIgnoreCase)) segments.RemoveAt(segments.Count - 1);
             else segments[^1] = Path.GetFileNameWithoutExtension(full);
             return segments;
         }).ToList();

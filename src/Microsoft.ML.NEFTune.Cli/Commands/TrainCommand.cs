@@ -31,32 +31,26 @@ public static class TrainCommand
         var inv = CultureInfo.InvariantCulture;
         bool quiet = r.GetValue(o.Quiet);
         int samples = r.GetValue(o.SamplePrompts);
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); context.Error.WriteLine("cancelling: finishing the current step and writing a checkpoint…"); };
-        Console.CancelKeyPress += onCancel;
-        try
+        using var cancel = new CliCancellation(context.Error, CliCancellation.TrainingNotice);
+        var display = TrainingDisplay.Create(context.Out, quiet, request.Training.MaxSteps is null ? request.Training.Epochs : null);
+        var result = display.Run(() => FineTuning.Run(request, display, cancel.Token, quiet ? null : display.WriteLine,
+            before: samples > 0 ? run => display.Samples("before", run, samples) : null));
+        using var model = result.Model;
+        if (samples > 0) display.Samples("after", result, samples);
+        var t = result.Training;
+        var outDir = Path.GetFullPath(request.Training.OutputDirectory!);
+        var saved = request.Training.Lora is not { } lora ? $"model in {outDir}"
+            : lora.SaveMergedModel ? $"LoRA adapter in {outDir}, merged model in {OutputLayout.MergedModelDirectory(outDir)}" : $"LoRA adapter in {outDir}";
+        context.Out.WriteLine(string.Format(inv, "{0} after {1} steps: train loss {2}, validation loss {3} (best {4} at step {5}), noise-off train loss {6}; {7}",
+            t.Cancelled ? "cancelled" : t.StoppedEarly ? "stopped early" : "done", t.Steps, Fmt(t.FinalTrainLoss), Fmt(t.FinalValidationLoss),
+            Fmt(t.BestValidationLoss), t.BestStep?.ToString(inv) ?? "-", Fmt(t.FinalTrainLossNoiseOff), saved));
+        if (plot is not null)
         {
-            var display = TrainingDisplay.Create(context.Out, quiet, request.Training.MaxSteps is null ? request.Training.Epochs : null);
-            var result = display.Run(() => FineTuning.Run(request, display, cancel.Token, quiet ? null : display.WriteLine,
-                before: samples > 0 ? run => display.Samples("before", run, samples) : null));
-            using var model = result.Model;
-            if (samples > 0) display.Samples("after", result, samples);
-            var t = result.Training;
-            var outDir = Path.GetFullPath(request.Training.OutputDirectory!);
-            var saved = request.Training.Lora is not { } lora ? $"model in {outDir}"
-                : lora.SaveMergedModel ? $"LoRA adapter in {outDir}, merged model in {Path.Combine(outDir, "merged")}" : $"LoRA adapter in {outDir}";
-            context.Out.WriteLine(string.Format(inv, "{0} after {1} steps: train loss {2}, validation loss {3} (best {4} at step {5}), noise-off train loss {6}; {7}",
-                t.Cancelled ? "cancelled" : t.StoppedEarly ? "stopped early" : "done", t.Steps, Fmt(t.FinalTrainLoss), Fmt(t.FinalValidationLoss),
-                Fmt(t.BestValidationLoss), t.BestStep?.ToString(inv) ?? "-", Fmt(t.FinalTrainLossNoiseOff), saved));
-            if (plot is not null)
-            {
-                var metrics = request.Training.MetricsPath ?? Path.Combine(request.Training.OutputDirectory!, "metrics.jsonl");
-                LossPlot.Save(new[] { LossCurves.From(Path.GetFileName(Path.GetFullPath(request.Training.OutputDirectory!)), MetricsHistory.Read(metrics)) }, plot);
-                context.Out.WriteLine($"loss curves in {Path.GetFullPath(plot)}");
-            }
-            return t.Cancelled ? ExitCodes.RuntimeFailure : ExitCodes.Success;
+            var metrics = OutputLayout.MetricsPath(request.Training)!;
+            LossPlot.Save(new[] { LossCurves.From(Path.GetFileName(Path.GetFullPath(request.Training.OutputDirectory!)), MetricsHistory.Read(metrics)) }, plot);
+            context.Out.WriteLine($"loss curves in {Path.GetFullPath(plot)}");
         }
-        finally { Console.CancelKeyPress -= onCancel; }
+        return t.Cancelled ? ExitCodes.RuntimeFailure : ExitCodes.Success;
     }
 
     internal static string Fmt(double? v) => v is double d ? d.ToString("F4", CultureInfo.InvariantCulture) : "-";

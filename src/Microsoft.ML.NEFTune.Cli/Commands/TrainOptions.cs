@@ -79,15 +79,15 @@ internal sealed class TrainOptions
             {
                 null => null, "alpaca" => DataFormat.Alpaca, "dolly" => DataFormat.Dolly, "sharegpt" => DataFormat.ShareGPT, "messages" => DataFormat.Messages, _ => DataFormat.Text,
             },
-            Template = r.GetValue(Template)!,
             ValidationDataPath = valData,
-            ValidationSplit = r.GetValue(ValSplit),
-            MaxLength = maxLength,
-            Truncation = r.GetValue(DropLong) ? TruncationMode.Drop : TruncationMode.TruncateResponse,
-            TrainOnPrompt = r.GetValue(TrainOnPrompt),
             ResumeFrom = resume,
             Training = new TrainingOptions
             {
+                Template = r.GetValue(Template)!,
+                ValidationFraction = r.GetValue(ValSplit),
+                MaxLength = maxLength,
+                Truncation = r.GetValue(DropLong) ? TruncationMode.Drop : TruncationMode.TruncateResponse,
+                TrainOnPrompt = r.GetValue(TrainOnPrompt),
                 Noise = new NeftuneOptions
                 {
                     Alpha = r.GetValue(NoiseAlpha),

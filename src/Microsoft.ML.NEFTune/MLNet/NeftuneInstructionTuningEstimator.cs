@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.IO.Tokenizers;
-using Microsoft.ML.NEFTune.Modeling;
+using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Training;
 using Microsoft.ML.Runtime;
 
@@ -86,60 +86,40 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         var device = MLContextDevice.Resolve(mlContext, options.Device, channel);
 
         long seed = options.Seed ?? host.Rand.Next();
+        var training = options.ToTrainingOptions(seed) with { Device = device };
         var tokenizer = FineTuning.LoadTokenizer(options.ModelPath!, options.TokenizerPath);
         var tokenizerFiles = ReadTokenizerFiles(tokenizer);
         var template = InstructionPrompts.Resolve(options.PromptTemplate);
-        var prompts = new InstructionPrompts(template, tokenizer, options.ToExampleTokenizerOptions());
-
-        TokenizationResult train;
-        TokenizationResult? validation = null;
-        if (options.ValidationSet is { } validationSet)
-        {
-            train = prompts.Tokenize(ReadExamples(input, channel, "training", token));
-            validation = prompts.Tokenize(ReadExamples(validationSet, channel, "validation", token));
-        }
-        else if (options.ValidationFraction > 0)
-        {
-            var (trainRows, validationRows) = DatasetSplit.Split(ReadExamples(input, channel, "training", token).ToList(), options.ValidationFraction, seed);
-            train = prompts.Tokenize(trainRows);
-            validation = prompts.Tokenize(validationRows);
-        }
-        else
-        {
-            train = prompts.Tokenize(ReadExamples(input, channel, "training", token));
-        }
+        var train = ReadDataset(input, channel, "training", token);
+        var validation = options.ValidationSet is { } validationSet ? ReadDataset(validationSet, channel, "validation", token) : null;
         token.ThrowIfCancellationRequested();
         if (HostCancelled()) throw new OperationCanceledException("NEFTune instruction tuning was cancelled before training started (the ML.NET context's execution is cancelled).");
-        Report(channel, "training", train.Report);
-        if (validation is not null) Report(channel, "validation", validation.Report);
-        if (train.Examples.Count == 0)
-            throw new InvalidOperationException(
-                $"No training example is left: every row needs a non-empty '{options.InstructionColumnName}' and '{options.ResponseColumnName}', and a prompt shorter than MaxLength ({options.MaxLength}) tokens.");
-
-        channel.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
-            "NEFTune instruction tuning: {0} training and {1} validation examples, template {2}, alpha {3}, seed {4}, model {5}",
-            train.Examples.Count, validation?.Examples.Count ?? 0, template.Name, options.NoiseAlpha, seed, options.ModelPath));
 
         var model = ModelLoader.Load(options.ModelPath!, new ModelLoadOptions { Device = device });
         try
         {
-            if (model.Config.VocabSize < tokenizer.VocabularySize)
-                throw new InvalidOperationException($"The tokenizer {tokenizer.SourcePath} has {tokenizer.VocabularySize} tokens but the model {options.ModelPath} only {model.Config.VocabSize}.");
-            int padId = tokenizer.PadId ?? model.Config.PadTokenId ?? tokenizer.EosId ?? 0;
-            TrainingResult result;
-            using (var trainer = new NeftuneTrainer(model, train.Examples, validation?.Examples, options.ToTrainingOptions(seed) with { Device = device }, padId, FineTuning.TokenizerDirectory(tokenizer)))
+            PreparedData data;
+            try { data = FineTuning.Prepare(train, validation, tokenizer, model.Config, training); }
+            catch (DataFormatException e)
             {
-                if (options.ResumeFromCheckpoint is { } checkpoint) trainer.ResumeFrom(checkpoint);
-                var progress = new SynchronousProgress(p =>
-                {
-                    channel.Info(MessageSensitivity.None, Describe(p));
-                    options.Progress?.Report(p);
-                });
-                result = trainer.Train(progress, token, HostCancelled);   // both are checked on the training thread at every step
+                throw new InvalidOperationException(
+                    $"No training example is left: every row needs a non-empty '{options.InstructionColumnName}' and '{options.ResponseColumnName}', and a prompt shorter than MaxLength ({options.MaxLength}) tokens.", e);
             }
+            Report(channel, "training", data.TrainReport);
+            if (data.ValidationReport is { } validationReport) Report(channel, "validation", validationReport);
+            channel.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
+                "NEFTune instruction tuning: {0} training and {1} validation examples, template {2}, alpha {3}, seed {4}, model {5}",
+                data.Train.Count, data.Validation.Count, template.Name, options.NoiseAlpha, seed, options.ModelPath));
+
+            var progress = new SynchronousProgress(p =>
+            {
+                channel.Info(MessageSensitivity.None, Describe(p));
+                options.Progress?.Report(p);
+            });
+            var result = FineTuning.Train(data, model, training, progress, token, options.ResumeFromCheckpoint, HostCancelled);   // both checked on the training thread at every step
             if (result.Cancelled)
                 throw new OperationCanceledException($"NEFTune instruction tuning was cancelled after {result.Steps} optimizer steps.", token);
-            if (Microsoft.ML.NEFTune.Lora.LoraAdapters.HasAdapters(model)) Microsoft.ML.NEFTune.Lora.LoraAdapters.Merge(model);
+            if (LoraAdapters.HasAdapters(model)) LoraAdapters.Merge(model);
             channel.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
                 "NEFTune instruction tuning finished: {0} steps, train loss {1}, validation loss {2}",
                 result.Steps, Format(result.FinalTrainLoss), Format(result.FinalValidationLoss)));
@@ -164,6 +144,13 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         NeftuneSchema.RequireText(schema, options.InstructionColumnName, "instruction", nameof(options.InstructionColumnName));
         if (options.InputColumnName is { } inputName) NeftuneSchema.RequireText(schema, inputName, "input", nameof(options.InputColumnName));
         NeftuneSchema.RequireText(schema, options.ResponseColumnName, "response", nameof(options.ResponseColumnName));
+    }
+
+    /// <summary>The rows of <paramref name="data"/> as instruction records; rows without an instruction are skipped.</summary>
+    private Dataset ReadDataset(IDataView data, IChannel channel, string what, CancellationToken token)
+    {
+        var examples = ReadExamples(data, channel, what, token).ToList();
+        return new Dataset($"the {what} data view", DataFormat.Alpaca, examples.Count, examples, Array.Empty<PlainText>(), Array.Empty<SkippedRecord>());
     }
 
     /// <summary>Streams the rows of <paramref name="data"/> through a cursor; rows without an instruction are skipped.</summary>

@@ -272,6 +272,11 @@ public sealed class NeftuneInstructionTuningOptions
 
     internal TrainingOptions ToTrainingOptions(long seed) => new()
     {
+        Template = PromptTemplate,
+        MaxLength = MaxLength,
+        Truncation = Truncation,
+        TrainOnPrompt = TrainOnPrompt,
+        ValidationFraction = ValidationFraction,
         Noise = new NeftuneOptions { Alpha = NoiseAlpha, Scaling = NoiseScaling, Distribution = NoiseDistribution },
         LearningRate = LearningRate,
         WeightDecay = WeightDecay,

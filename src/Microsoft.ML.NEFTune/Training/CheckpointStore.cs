@@ -56,7 +56,7 @@ public static partial class CheckpointStore
     {
         if (!Directory.Exists(outputDirectory)) return;
         foreach (var dir in Directory.GetDirectories(outputDirectory, ".checkpoint-*.tmp")) TryDelete(dir);
-        foreach (var dir in new[] { outputDirectory, Path.Combine(outputDirectory, "best-model") }.Concat(List(outputDirectory).Select(c => c.Path)))
+        foreach (var dir in new[] { outputDirectory, OutputLayout.BestModelDirectory(outputDirectory) }.Concat(List(outputDirectory).Select(c => c.Path)))
         {
             if (!Directory.Exists(dir)) continue;
             foreach (var file in Directory.GetFiles(dir, ".*.tmp"))

@@ -6,11 +6,83 @@ using Microsoft.ML.NEFTune.Modeling;
 namespace Microsoft.ML.NEFTune.Training;
 
 /// <summary>
-/// A fine-tuning run from files: load model and tokenizer, read and split the data, apply the template and
-/// response-only labels, train with NEFTune, save. The steps are public so callers can compose their own.
+/// The one path from records to a tuned model, shared by the <c>neftune train</c> and <c>compare</c> commands and
+/// the ML.NET estimator: <see cref="Prepare"/> turns records into token rows (template, response-only labels,
+/// truncation report, split, padding id and vocabulary check, each decided here only), and <see cref="Train"/> runs
+/// the trainer on them. <see cref="Run"/> does both from files.
 /// </summary>
 public static class FineTuning
 {
+    /// <summary>
+    /// Renders, tokenizes and splits the records. The validation records are <paramref name="validation"/> when given,
+    /// else a seeded <see cref="TrainingOptions.ValidationFraction"/> of <paramref name="train"/>.
+    /// </summary>
+    /// <param name="train">Training records (instruction examples or plain-text documents).</param>
+    /// <param name="validation">Validation records of the same kind, or null.</param>
+    /// <param name="tokenizer">The tokenizer; it must fit the model (<see cref="TextTokenizer.VocabularyMismatch"/>).</param>
+    /// <param name="config">The configuration of the model that will be trained.</param>
+    /// <param name="options">Template, maximum length, truncation, prompt loss, validation fraction and seed are read.</param>
+    /// <param name="log">Receives one line per data set with its tokenization report.</param>
+    /// <exception cref="ModelFormatException">The tokenizer has ids the model has no embedding for.</exception>
+    /// <exception cref="DataFormatException">No training example is left after tokenization.</exception>
+    public static PreparedData Prepare(Dataset train, Dataset? validation, TextTokenizer tokenizer, LlamaConfig config, TrainingOptions options, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (tokenizer.VocabularyMismatch(config.VocabSize) is { } mismatch) throw new ModelFormatException(tokenizer.SourcePath, mismatch);
+        var template = PromptTemplate.Resolve(options.Template);
+        var encoder = new ExampleTokenizer(tokenizer, template, new ExampleTokenizerOptions { MaxLength = options.MaxLength, Truncation = options.Truncation, TrainOnPrompt = options.TrainOnPrompt });
+
+        TokenizationResult trainRows;
+        TokenizationResult? validationRows = null;
+        IReadOnlyList<InstructionExample> trainExamples = Array.Empty<InstructionExample>(), validationExamples = Array.Empty<InstructionExample>();
+        if (train.Format == DataFormat.Text)
+        {
+            var (trainDocs, heldDocs) = validation is not null ? (train.Documents, validation.Documents) : Split(train.Documents, options);
+            trainRows = encoder.TokenizeDocuments(trainDocs);
+            if (heldDocs.Count > 0) validationRows = encoder.TokenizeDocuments(heldDocs);
+        }
+        else
+        {
+            (trainExamples, validationExamples) = validation is not null ? (train.Examples, validation.Examples) : Split(train.Examples, options);
+            trainRows = encoder.Tokenize(trainExamples);
+            if (validationExamples.Count > 0) validationRows = encoder.Tokenize(validationExamples);
+        }
+        log?.Invoke($"Training examples: {trainRows.Report}");
+        if (validationRows is not null) log?.Invoke($"Validation examples: {validationRows.Report}");
+        if (trainRows.Examples.Count == 0) throw new DataFormatException(train.Path, "no training example is left after tokenization (all were dropped; see the report above)");
+        return new PreparedData(trainRows.Examples, validationRows?.Examples ?? Array.Empty<TokenizedExample>(), trainRows.Report, validationRows?.Report,
+            trainExamples, validationExamples, template, tokenizer, tokenizer.PaddingId(config.PadTokenId));
+    }
+
+    /// <summary>
+    /// Trains <paramref name="model"/> in place on <paramref name="data"/> (NEFTune noise, optimizer, schedule,
+    /// evaluation, checkpoints and the final save as <paramref name="options"/> say). Returns when training ends, stops
+    /// early, or is cancelled; the model is then in evaluation mode with no noise attached.
+    /// </summary>
+    /// <param name="data">Rows from <see cref="Prepare"/>.</param>
+    /// <param name="model">The model to tune (float32 master weights); the model <see cref="Prepare"/> was given the configuration of.</param>
+    /// <param name="options">Trainer settings; the same seed as for <see cref="Prepare"/>.</param>
+    /// <param name="progress">Reports after each logged step and each evaluation, on the training thread.</param>
+    /// <param name="cancellationToken">Checked at every step boundary; a cancelled run writes a checkpoint and reports <see cref="TrainingResult.Cancelled"/>.</param>
+    /// <param name="resumeFrom">An output or checkpoint folder to continue from; null = start fresh.</param>
+    /// <param name="stopRequested">Polled wherever <paramref name="cancellationToken"/> is checked, for hosts that signal cancellation with a flag (ML.NET).</param>
+    public static TrainingResult Train(PreparedData data, LlamaForCausalLM model, TrainingOptions options, IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default, string? resumeFrom = null, Func<bool>? stopRequested = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        if (data.Tokenizer.VocabularyMismatch(model.Config.VocabSize) is { } mismatch) throw new ModelFormatException(data.Tokenizer.SourcePath, mismatch);
+        using var trainer = new NeftuneTrainer(model, data.Train, data.Validation, options, data.PadId, data.TokenizerDirectory);
+        if (resumeFrom is not null) trainer.ResumeFrom(resumeFrom);
+        return trainer.Train(progress, cancellationToken, stopRequested);
+    }
+
+    /// <summary>A fine-tuning run from files: loads tokenizer, data and model, then <see cref="Prepare"/> and <see cref="Train"/>.</summary>
     /// <param name="request">What to tune on what.</param>
     /// <param name="progress">Reports after each logged step and evaluation.</param>
     /// <param name="cancellationToken">Stops at the next step boundary and writes a checkpoint.</param>
@@ -21,47 +93,24 @@ public static class FineTuning
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Training.Validate();
-        if (request.ValidationSplit is < 0 or >= 1)
-            throw new ArgumentOutOfRangeException(nameof(request.ValidationSplit), request.ValidationSplit, "ValidationSplit must be in [0, 1).");
         var tokenizer = LoadTokenizer(request.ModelPath, request.TokenizerPath);
-        var template = PromptTemplate.Resolve(request.Template);
-        var data = ReadAll(request, log);
-
-        var tokenizerOptions = new ExampleTokenizerOptions { MaxLength = request.MaxLength, Truncation = request.Truncation, TrainOnPrompt = request.TrainOnPrompt };
-        var exampleTokenizer = new ExampleTokenizer(tokenizer, template, tokenizerOptions);
-        TokenizationResult train;
-        TokenizationResult? validation = null;
-        IReadOnlyList<InstructionExample> validationExamples = Array.Empty<InstructionExample>(), trainingExamples = Array.Empty<InstructionExample>();
-        if (data.Format == DataFormat.Text)
-        {
-            var (trainDocs, valDocs) = request.ValidationSplit > 0 ? DatasetSplit.Split(data.Documents, request.ValidationSplit, request.Training.Seed) : (data.Documents, Array.Empty<PlainText>());
-            train = exampleTokenizer.TokenizeDocuments(trainDocs);
-            if (request.ValidationDataPath is not null) validation = exampleTokenizer.TokenizeDocuments(DatasetReader.Read(request.ValidationDataPath, DataFormat.Text).Documents);
-            else if (valDocs.Count > 0) validation = exampleTokenizer.TokenizeDocuments(valDocs);
-        }
-        else
-        {
-            var (trainExamples, valExamples) = request.ValidationDataPath is not null
-                ? (data.Examples, DatasetReader.Read(request.ValidationDataPath, request.Format).Examples)
-                : request.ValidationSplit > 0 ? DatasetSplit.Split(data.Examples, request.ValidationSplit, request.Training.Seed) : (data.Examples, Array.Empty<InstructionExample>());
-            train = exampleTokenizer.Tokenize(trainExamples);
-            if (valExamples.Count > 0) validation = exampleTokenizer.Tokenize(valExamples);
-            validationExamples = valExamples;
-            trainingExamples = trainExamples;
-        }
-        log?.Invoke($"Training examples: {train.Report}");
-        if (validation is not null) log?.Invoke($"Validation examples: {validation.Report}");
-        if (train.Examples.Count == 0) throw new DataFormatException(request.DataPath, "no training example is left after tokenization (all were dropped; see the report above)");
-
+        PromptTemplate.Resolve(request.Training.Template);
+        var train = ReadAll(request, log);
+        var validation = request.ValidationDataPath is null ? null
+            : DatasetReader.Read(request.ValidationDataPath, train.Format == DataFormat.Text ? DataFormat.Text : request.Format);
         var model = ModelLoader.Load(request.ModelPath);
-        if (tokenizer.VocabularySize > model.Config.VocabSize)
-            throw new ModelFormatException(tokenizer.SourcePath, $"the tokenizer has {tokenizer.VocabularySize} tokens but the model's vocab_size is {model.Config.VocabSize}");
-        using var trainer = new NeftuneTrainer(model, train.Examples, validation?.Examples, request.Training,
-            padId: tokenizer.PadId ?? 0, tokenizerDirectory: TokenizerDirectory(tokenizer));
-        if (request.ResumeFrom is not null) trainer.ResumeFrom(request.ResumeFrom);
-        var run = new FineTuningResult(model, tokenizer, template, train.Report, validation?.Report, new TrainingResult(), trainingExamples, validationExamples);
-        before?.Invoke(run);
-        return run with { Training = trainer.Train(progress, cancellationToken) };
+        try
+        {
+            var data = Prepare(train, validation, tokenizer, model.Config, request.Training, log);
+            var run = new FineTuningResult(model, tokenizer, data.Template, data.TrainReport, data.ValidationReport, new TrainingResult(), data.TrainExamples, data.ValidationExamples);
+            before?.Invoke(run);
+            return run with { Training = Train(data, model, request.Training, progress, cancellationToken, request.ResumeFrom) };
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Reads the training file and any additional ones (which must have the same layout) into one data set.</summary>
@@ -79,6 +128,20 @@ public static class FineTuning
             parts.SelectMany(p => p.Examples).ToList(), parts.SelectMany(p => p.Documents).ToList(), parts.SelectMany(p => p.Skipped).ToList());
     }
 
+    /// <summary>The validation records of a request, as <see cref="Run"/> splits them (empty for plain text).</summary>
+    public static IReadOnlyList<InstructionExample> ValidationExamples(FineTuningRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.ValidationDataPath is not null)
+        {
+            var file = DatasetReader.Read(request.ValidationDataPath, request.Format);
+            return file.Format == DataFormat.Text ? Array.Empty<InstructionExample>() : file.Examples;
+        }
+        if (request.Training.ValidationFraction <= 0) return Array.Empty<InstructionExample>();
+        var data = ReadAll(request);
+        return data.Format == DataFormat.Text ? Array.Empty<InstructionExample>() : Split(data.Examples, request.Training).Validation;
+    }
+
     /// <summary>The tokenizer at <paramref name="tokenizerPath"/>, else the one in the model directory.</summary>
     public static TextTokenizer LoadTokenizer(string modelPath, string? tokenizerPath)
     {
@@ -91,4 +154,7 @@ public static class FineTuning
 
     /// <summary>The folder holding the tokenizer's files (copied into saved models).</summary>
     public static string TokenizerDirectory(TextTokenizer tokenizer) => Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath))!;
+
+    private static (IReadOnlyList<T> Train, IReadOnlyList<T> Validation) Split<T>(IReadOnlyList<T> records, TrainingOptions options) =>
+        options.ValidationFraction > 0 ? DatasetSplit.Split(records, options.ValidationFraction, options.Seed) : (records, Array.Empty<T>());
 }

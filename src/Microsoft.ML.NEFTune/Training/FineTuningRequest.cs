@@ -2,7 +2,7 @@ using Microsoft.ML.NEFTune.Data;
 
 namespace Microsoft.ML.NEFTune.Training;
 
-/// <summary>Everything a fine-tuning run from files needs: model, data, template and trainer settings.</summary>
+/// <summary>Everything a fine-tuning run from files needs: where the model, tokenizer and data are, and the run's settings.</summary>
 public sealed record FineTuningRequest
 {
     /// <summary>A Hugging Face model directory or a llama2.c <c>.bin</c> file.</summary>
@@ -20,25 +20,10 @@ public sealed record FineTuningRequest
     /// <summary>Record layout; null detects it from the fields.</summary>
     public DataFormat? Format { get; init; }
 
-    /// <summary>Template name (<c>alpaca</c>, <c>llama2-chat</c>, <c>chatml</c>, <c>vicuna</c>) or a template file. Default alpaca.</summary>
-    public string Template { get; init; } = "alpaca";
-
-    /// <summary>Validation data file; when null, <see cref="ValidationSplit"/> of the training data is held out.</summary>
+    /// <summary>Validation data file; when null, <see cref="TrainingOptions.ValidationFraction"/> of the training data is held out.</summary>
     public string? ValidationDataPath { get; init; }
 
-    /// <summary>Fraction of the training data held out for validation (seeded) when no validation file is given. Default 0.</summary>
-    public double ValidationSplit { get; init; }
-
-    /// <summary>Tokens per example (prompt + response); longer examples are truncated or dropped. Default 512.</summary>
-    public int MaxLength { get; init; } = 512;
-
-    /// <summary>How over-long examples are handled. Default: cut the response's end.</summary>
-    public TruncationMode Truncation { get; init; } = TruncationMode.TruncateResponse;
-
-    /// <summary>Take the loss on prompt tokens too. Default false (response-only loss).</summary>
-    public bool TrainOnPrompt { get; init; }
-
-    /// <summary>Trainer settings (noise, optimizer, schedule, output folder…).</summary>
+    /// <summary>The run's settings (template, lengths, noise, optimizer, schedule, output folder…).</summary>
     public TrainingOptions Training { get; init; } = new();
 
     /// <summary>Resume from this output or checkpoint folder.</summary>

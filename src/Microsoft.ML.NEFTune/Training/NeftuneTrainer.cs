@@ -64,7 +64,7 @@ public sealed class NeftuneTrainer : IDisposable
         bf16 = options.BFloat16 ? new BFloat16Compute(model) : null;
         state = new TrainerState { Seed = options.Seed };
         if (options.OutputDirectory is not null) CheckpointStore.RemoveStaleTemporaries(options.OutputDirectory);
-        var metricsPath = options.MetricsPath ?? (options.OutputDirectory is null ? null : Path.Combine(options.OutputDirectory, "metrics.jsonl"));
+        var metricsPath = OutputLayout.MetricsPath(options);
         metrics = metricsPath is null ? null : new MetricsLog(metricsPath);
     }
 
@@ -221,7 +221,7 @@ public sealed class NeftuneTrainer : IDisposable
             state = better
                 ? state with { BestValidationLoss = v, BestStep = state.GlobalStep, EvaluationsWithoutImprovement = 0 }
                 : state with { EvaluationsWithoutImprovement = state.EvaluationsWithoutImprovement + 1 };
-            if (better && options.OutputDirectory is not null) SaveModel(Path.Combine(options.OutputDirectory, "best-model"), final: false);
+            if (better && options.OutputDirectory is not null) SaveModel(OutputLayout.BestModelDirectory(options.OutputDirectory), final: false);
         }
         Report(new TrainingProgress { Step = state.GlobalStep, TotalSteps = TotalSteps, Epoch = EpochProgress(), ValidationLoss = val, TrainLossNoiseOff = noiseOff }, history, progress);
         return (val, noiseOff);
@@ -243,7 +243,7 @@ public sealed class NeftuneTrainer : IDisposable
         }
         Lora.LoraAdapters.SaveAdapter(model, directory, options.Lora?.BaseModelNameOrPath);
         if (final && (options.Lora?.SaveMergedModel ?? true))
-            Lora.LoraAdapters.SaveMerged(model, Path.Combine(directory, "merged"), tokenizerDirectory);
+            Lora.LoraAdapters.SaveMerged(model, OutputLayout.MergedModelDirectory(directory), tokenizerDirectory);
     }
 
     private void SaveCheckpoint()

@@ -1,3 +1,4 @@
+using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Noise;
 
@@ -8,6 +9,21 @@ public sealed record TrainingOptions
 {
     /// <summary>NEFTune noise; <c>Alpha = 0</c> is plain fine-tuning. Default alpha 5, per-sequence, uniform.</summary>
     public NeftuneOptions Noise { get; init; } = new();
+
+    /// <summary>Template name (<c>alpaca</c>, <c>llama2-chat</c>, <c>chatml</c>, <c>vicuna</c>) or a template file. Default alpaca.</summary>
+    public string Template { get; init; } = "alpaca";
+
+    /// <summary>Tokens per example (prompt + response, BOS and EOS included); longer examples are truncated or dropped. Default 512.</summary>
+    public int MaxLength { get; init; } = 512;
+
+    /// <summary>How over-long examples are handled. Default: cut the response's end.</summary>
+    public TruncationMode Truncation { get; init; } = TruncationMode.TruncateResponse;
+
+    /// <summary>Take the loss on prompt tokens too. Default false (response-only loss, as in the paper).</summary>
+    public bool TrainOnPrompt { get; init; }
+
+    /// <summary>Fraction of the training records held out (seeded by <see cref="Seed"/>) for validation when no validation data is given; 0 = none. Default 0.</summary>
+    public double ValidationFraction { get; init; }
 
     /// <summary>Peak learning rate. Default 5e-5.</summary>
     public double LearningRate { get; init; } = 5e-5;
@@ -96,6 +112,10 @@ public sealed record TrainingOptions
         Lora?.Validate();
         IO.ComputeDevice.Parse(Device, nameof(Device));
         void Check(bool ok, string name, object value, string rule) { if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}."); }
+        if (string.IsNullOrWhiteSpace(Template)) throw new ArgumentException($"{nameof(Template)} must name a template ({string.Join(", ", PromptTemplate.BuiltInNames)}) or a template file.", nameof(Template));
+        Check(MaxLength > 0, nameof(MaxLength), MaxLength, "must be positive");
+        Check(Enum.IsDefined(Truncation), nameof(Truncation), Truncation, "is not a truncation mode");
+        Check(ValidationFraction is >= 0 and < 1, nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
         Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be a positive number");
         Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be >= 0");
         Check(AdamBeta1 is >= 0 and < 1, nameof(AdamBeta1), AdamBeta1, "must be in [0, 1)");

@@ -102,7 +102,7 @@ public class CompareCommandTests
     {
         var options = new ComparisonOptions
         {
-            Request = new Microsoft.ML.NEFTune.Training.FineTuningRequest { ModelPath = "m", DataPath = "d", ValidationSplit = 0.1 },
+            Request = new Microsoft.ML.NEFTune.Training.FineTuningRequest { ModelPath = "m", DataPath = "d", Training = new() { ValidationFraction = 0.1 } },
             Alphas = new[] { 0.0, 5.0 }, Seeds = new long[] { 1, 2, 3 }, OutputDirectory = "o",
         };
         var results = new[] { 1.0, 2.0, 3.0 }.Select((v, i) => new ComparisonRunResult { Alpha = 5, Seed = i + 1, FinalValidationLoss = v, AverageResponseWords = 10 * v })

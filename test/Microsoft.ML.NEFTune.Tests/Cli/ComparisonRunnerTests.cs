@@ -25,8 +25,8 @@ public class ComparisonRunnerTests
     {
         Request = new FineTuningRequest
         {
-            ModelPath = dir.ModelPath, DataPath = dir.DataPath, ValidationSplit = 0.25, MaxLength = 48,
-            Training = new TrainingOptions { MaxSteps = 4, BatchSize = 2, LearningRate = 1e-3, SaveSteps = 2, EvalSteps = 2 },
+            ModelPath = dir.ModelPath, DataPath = dir.DataPath,
+            Training = new TrainingOptions { ValidationFraction = 0.25, MaxLength = 48, MaxSteps = 4, BatchSize = 2, LearningRate = 1e-3, SaveSteps = 2, EvalSteps = 2 },
         },
         Alphas = new[] { 5.0 }, Seeds = new long[] { 7 }, OutputDirectory = output, GenerateCount = 0,
     };

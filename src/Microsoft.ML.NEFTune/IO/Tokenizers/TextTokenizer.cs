@@ -40,6 +40,18 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
     /// <summary>Number of token ids (the largest id plus one).</summary>
     public abstract int VocabularySize { get; }
 
+    /// <summary>
+    /// The one rule for pairing a tokenizer with a model: every id the tokenizer can produce must have an embedding row.
+    /// Returns what is wrong (naming both sizes), or null when the tokenizer fits a model of <paramref name="modelVocabSize"/> tokens.
+    /// </summary>
+    public string? VocabularyMismatch(int modelVocabSize) => VocabularySize > modelVocabSize
+        ? $"the tokenizer has {VocabularySize} tokens but the model's vocab_size is {modelVocabSize}; they do not belong together"
+        : null;
+
+    /// <summary>The padding id batches are filled with: the tokenizer's pad token, else the model's <c>pad_token_id</c>, else EOS, else 0.</summary>
+    /// <param name="modelPadTokenId">The model configuration's <c>pad_token_id</c>, if any.</param>
+    public int PaddingId(int? modelPadTokenId) => PadId ?? modelPadTokenId ?? EosId ?? 0;
+
     /// <summary>The beginning-of-sequence token id, when the tokenizer has one.</summary>
     public abstract int? BosId { get; }
 
