@@ -304,6 +304,7 @@ public class InstructionTuningTests : IClassFixture<TunedPipelineFixture>
             ["Noise"] = nameof(NeftuneInstructionTuningOptions.NoiseAlpha),
             ["Epochs"] = nameof(NeftuneInstructionTuningOptions.NumberOfEpochs),
             ["Scheduler"] = nameof(NeftuneInstructionTuningOptions.LearningRateSchedule),
+            ["Template"] = nameof(NeftuneInstructionTuningOptions.PromptTemplate),
         };
         var optionNames = typeof(NeftuneInstructionTuningOptions).GetProperties().Select(p => p.Name).ToHashSet();
         var trainer = typeof(Microsoft.ML.NEFTune.Training.TrainingOptions).GetProperties().Select(p => renamed.GetValueOrDefault(p.Name, p.Name));
