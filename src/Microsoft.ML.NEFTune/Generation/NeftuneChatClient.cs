@@ -45,8 +45,7 @@ public sealed class NeftuneChatClient : IChatClient
         : this(Required(model), tokenizer, options, new object())
     {
         if (Options.DisposeModel) owned = model;
-        if (tokenizer.VocabularySize > model.Config.VocabSize)
-            throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {model.Config.VocabSize}; they do not belong together.", nameof(tokenizer));
+        if (tokenizer.VocabularyMismatch(model.Config.VocabSize) is { } mismatch) throw new ArgumentException($"The tokenizer does not fit the model: {mismatch}.", nameof(tokenizer));
     }
 
     /// <summary>A chat client over a model that another owner guards with <paramref name="gate"/> and may dispose.</summary>
