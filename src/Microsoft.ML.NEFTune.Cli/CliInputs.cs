@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.ML.NEFTune.IO;
@@ -19,13 +20,37 @@ public static class CliInputs
         WriteIndented = false,
     };
 
-    /// <summary>Loads a Hugging Face model directory or a llama2.c <c>.bin</c> file.</summary>
-    public static LlamaForCausalLM LoadModel(string path, string option = "--model")
+    /// <summary>The <c>--dtype auto|bf16|fp32</c> option of the commands that run a model without training it.</summary>
+    public static Option<string> DTypeOption() => new Option<string>("--dtype")
+    {
+        Description = "Precision the model is held and computed in: auto = the checkpoint's torch_dtype (bfloat16 only on CPUs with fast bfloat16 products, else float32), bf16, or fp32.",
+        DefaultValueFactory = _ => "auto",
+        HelpName = "auto|bf16|fp32",
+    }.AcceptOnlyFromAmong("auto", "bf16", "bfloat16", "fp32", "float32");
+
+    /// <summary>Loads a Hugging Face model directory or a llama2.c <c>.bin</c> file in float32.</summary>
+    public static LlamaForCausalLM LoadModel(string path, string option = "--model") => LoadModel(path, "fp32", null, out _, option);
+
+    /// <summary>
+    /// Loads a model in the dtype <paramref name="dtype"/> names (<c>auto</c>, <c>bf16</c>, <c>fp32</c>). When an
+    /// automatic choice differs from the checkpoint's dtype, one line saying why goes to <paramref name="notes"/>.
+    /// </summary>
+    public static LlamaForCausalLM LoadModel(string path, string dtype, TextWriter? notes, out double loadSeconds, string option = "--model")
     {
         RequireModelPath(path, option);
         try
         {
-            return ModelLoader.Load(path);
+            var options = new ModelLoadOptions { DType = ModelLoadOptions.ParseDType(dtype) };
+            if (options.DType is null && ModelDirectory(path) is string dir && File.Exists(Path.Combine(dir, "config.json")))
+            {
+                var resolved = options.Resolve(LlamaConfig.Load(Path.Combine(dir, "config.json")).TorchDtype, Training.CpuFeatures.FastBFloat16, out var note);
+                if (note is not null) notes?.WriteLine("note: " + note);
+                options = options with { DType = resolved };
+            }
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var model = ModelLoader.Load(path, options);
+            loadSeconds = clock.Elapsed.TotalSeconds;
+            return model;
         }
         catch (Exception e) when (e is ModelFormatException)
         {

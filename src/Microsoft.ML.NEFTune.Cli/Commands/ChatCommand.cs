@@ -28,8 +28,9 @@ public static class ChatCommand
         var repetitionPenalty = new Option<double>("--repetition-penalty") { Description = "Penalty on tokens already in the prompt or answer; 1 = off.", DefaultValueFactory = _ => 1.2, HelpName = "R" }.InRange(v => v > 0 && double.IsFinite(v), "must be a number > 0");
         var seed = new Option<long>("--seed", "-s") { Description = "Seed of the sampler (with --temperature > 0).", DefaultValueFactory = _ => 0L, HelpName = "S" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per answer: {\"prompt\": ..., \"response\": ...}." };
+        var dtype = CliInputs.DTypeOption();
         var command = new Command("chat", "Chat with a model: type a message per line (/reset clears the history, /exit quits). Reads standard input, so messages can be piped in.");
-        foreach (var option in new Option[] { model, tokenizer, template, system, history, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, json })
+        foreach (var option in new Option[] { model, tokenizer, template, system, history, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, json, dtype })
             command.Options.Add(option);
         context.SetAction(command, r =>
         {
@@ -40,7 +41,7 @@ public static class ChatCommand
             try { tmpl = PromptTemplate.Resolve(r.GetValue(template)!); }
             catch (Exception e) when (CliErrors.IsInvalidInput(e)) { throw new CliUsageException($"--template: {e.Message}", e); }
             var tok = CliInputs.LoadTokenizer(tokenizerPath);
-            using var llm = CliInputs.LoadModel(modelPath);
+            using var llm = CliInputs.LoadModel(modelPath, r.GetValue(dtype)!, context.Error, out _);
             if (tok.VocabularyMismatch(llm.Config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
             var mode = r.GetValue(history)!;
             var session = new ChatSession(llm, tok, tmpl, r.GetValue(system), mode == "on" || (mode == "auto" && tmpl.Name != "alpaca"), new GenerationOptions

@@ -24,8 +24,9 @@ public static class EvalCommand
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Tokens generated per prompt with --generate.", DefaultValueFactory = _ => 256, HelpName = "N" }.Positive();
         var prefixWords = new Option<int?>("--diversity-prefix-words") { Description = "Score diversity on each response's first N words, dropping shorter ones (the paper uses 50 for Alpaca). Default: whole responses.", HelpName = "N" }.Positive();
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var dtype = CliInputs.DTypeOption();
         var command = new Command("eval", "Validation loss and perplexity with noise off; with --generate, average response length and diversity.");
-        foreach (var option in new Option[] { model, tokenizer, data, template, maxLength, batchSize, generate, maxNewTokens, prefixWords, json })
+        foreach (var option in new Option[] { model, tokenizer, data, template, maxLength, batchSize, generate, maxNewTokens, prefixWords, json, dtype })
             command.Options.Add(option);
         context.SetAction(command, r =>
         {
@@ -37,9 +38,9 @@ public static class EvalCommand
             var dataset = DatasetReader.Read(dataPath);
             var encoder = new ExampleTokenizer(tok, tmpl, new ExampleTokenizerOptions { MaxLength = r.GetValue(maxLength) });
             var tokenized = dataset.Format == DataFormat.Text ? encoder.TokenizeDocuments(dataset.Documents) : encoder.Tokenize(dataset.Examples);
-            using var lm = CliInputs.LoadModel(modelPath);
+            using var lm = CliInputs.LoadModel(modelPath, r.GetValue(dtype)!, context.Error, out var loadSeconds);
             double loss = Evaluation.MeanLoss(lm, tokenized.Examples, r.GetValue(batchSize), tok.PadId ?? 0);
-            var result = new JsonObject { ["examples"] = tokenized.Examples.Count, ["loss"] = loss, ["perplexity"] = Math.Exp(loss) };
+            var result = new JsonObject { ["examples"] = tokenized.Examples.Count, ["loss"] = loss, ["perplexity"] = Math.Exp(loss), ["load_seconds"] = Math.Round(loadSeconds, 3) };
             int n = Math.Min(r.GetValue(generate), dataset.Examples.Count);
             if (n > 0)
             {

@@ -80,11 +80,12 @@ public static class GenerateCommand
         };
         var json = new Option<bool>("--json")
         {
-            Description = "Print one JSON object {\"ids\": [generated ids], \"text\": generated text, or null without a tokenizer}.",
+            Description = "Print one JSON object {\"ids\": [generated ids], \"text\": generated text, or null without a tokenizer, \"load_seconds\", \"dtype\"}.",
         };
+        var dtype = CliInputs.DTypeOption();
 
         var command = new Command("generate", "Generate a continuation of a prompt with a model (prints the generated part only).");
-        foreach (var option in new Option[] { model, prompt, promptIds, tokenizer, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, noCache, json })
+        foreach (var option in new Option[] { model, prompt, promptIds, tokenizer, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, noCache, json, dtype })
             command.Options.Add(option);
         command.OneOf(required: true, prompt, promptIds);
 
@@ -99,7 +100,7 @@ public static class GenerateCommand
                 throw new CliUsageException($"--prompt needs a tokenizer: {modelPath} has none; give --tokenizer PATH or use --prompt-ids");
 
             var tok = tokenizerPath is null ? null : CliInputs.LoadTokenizer(tokenizerPath);
-            using var llm = CliInputs.LoadModel(modelPath);
+            using var llm = CliInputs.LoadModel(modelPath, r.GetValue(dtype)!, context.Error, out var loadSeconds);
             var config = llm.Config;
             if (tok?.VocabularyMismatch(config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
 
@@ -131,6 +132,8 @@ public static class GenerateCommand
                 {
                     ["ids"] = new JsonArray(generated.Select(i => (JsonNode)i).ToArray()),
                     ["text"] = output,
+                    ["load_seconds"] = Math.Round(loadSeconds, 3),
+                    ["dtype"] = llm.HeadWeight.dtype == TorchSharp.torch.ScalarType.BFloat16 ? "bfloat16" : "float32",
                 };
                 context.Out.WriteLine(result.ToJsonString(CliInputs.Json));
             }

@@ -33,7 +33,8 @@ internal sealed class TrainOptions
     public Option<bool> DropLong { get; } = new("--drop-long") { Description = "Drop over-long examples instead of truncating them." };
     public Option<bool> TrainOnPrompt { get; } = new("--train-on-prompt") { Description = "Take the loss on prompt tokens too (default: response tokens only)." };
     public Option<bool> Packing { get; } = new("--packing") { Description = "Pack short examples into rows of --max-length tokens (attention and noise scale stay per example)." };
-    public Option<bool> BFloat16 { get; } = new("--bf16") { Description = "Compute in bfloat16 over float32 master weights." };
+    public Option<bool> BFloat16 { get; } = new("--bf16") { Description = "Compute in bfloat16 over float32 master weights (on CPUs without fast bfloat16 products, avx512_bf16/amx_bf16, float32 is used and a note says so)." };
+    public Option<bool> GradientCheckpointing { get; } = new("--gradient-checkpointing") { Description = "Recompute each decoder layer in backward instead of keeping its activations (less memory, about a third more compute; same gradients)." };
     public Option<int> EvalSteps { get; } = new Option<int>("--eval-steps") { Description = "Evaluate every N steps; 0 = at the end of each epoch.", DefaultValueFactory = _ => 0, HelpName = "N" }.NonNegative();
     public Option<int> SaveSteps { get; } = new Option<int>("--save-steps") { Description = "Write OUT/checkpoint-STEP every N steps; 0 = at the end only.", DefaultValueFactory = _ => 0, HelpName = "N" }.NonNegative();
     public Option<int> SaveTotalLimit { get; } = new Option<int>("--save-total-limit") { Description = "Checkpoints to keep; 0 = all.", DefaultValueFactory = _ => Defaults.SaveTotalLimit, HelpName = "N" }.NonNegative();
@@ -54,7 +55,7 @@ internal sealed class TrainOptions
     public IEnumerable<Option> All => new Option[]
     {
         Model, Tokenizer, Data, Format, Template, ValData, ValSplit, NoiseAlpha, NoiseScaling, Noise, Epochs, MaxSteps, BatchSize, GradAccum,
-        LearningRate, WeightDecay, WarmupRatio, Scheduler, MaxGradNorm, MaxLength, DropLong, TrainOnPrompt, Packing, BFloat16, EvalSteps, SaveSteps,
+        LearningRate, WeightDecay, WarmupRatio, Scheduler, MaxGradNorm, MaxLength, DropLong, TrainOnPrompt, Packing, BFloat16, GradientCheckpointing, EvalSteps, SaveSteps,
         SaveTotalLimit, LoggingSteps, Patience, Seed, Resume, Out, Metrics, Device, SamplePrompts, Quiet, Plot,
     };
 
@@ -105,6 +106,7 @@ internal sealed class TrainOptions
                 MaxGradNorm = r.GetValue(MaxGradNorm),
                 PackingLength = r.GetValue(Packing) ? maxLength : null,
                 BFloat16 = r.GetValue(BFloat16),
+                GradientCheckpointing = r.GetValue(GradientCheckpointing),
                 EvalSteps = r.GetValue(EvalSteps),
                 SaveSteps = r.GetValue(SaveSteps),
                 SaveTotalLimit = r.GetValue(SaveTotalLimit),

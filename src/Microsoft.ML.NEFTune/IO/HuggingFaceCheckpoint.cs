@@ -26,9 +26,10 @@ public static class HuggingFaceCheckpoint
             foreach (var name in file.Entries.Keys)
                 if (!entries.TryAdd(name, file)) throw new ModelFormatException(file.Path, $"tensor '{name}' appears in more than one shard");
         StateDictLoader.CheckShapes(config, directory, entries.ToDictionary(e => e.Key, e => e.Value.Entries[e.Key].Shape));
-        var model = new LlamaForCausalLM(config);
-        StateDictLoader.Load(model, config, directory, entries.Keys, name => entries[name].Read(name));
-        return Place(model, options);
+        var dtype = options.Resolve(config.TorchDtype, Training.CpuFeatures.FastBFloat16, out _);
+        var model = new LlamaForCausalLM(config, dtype);                      // parameters created in the final dtype
+        StateDictLoader.Load(model, config, directory, entries.Keys, name => entries[name].Read(name), (name, p) => entries[name].TryReadInto(name, p));
+        return Place(model, options with { DType = dtype });
     }
 
     internal static LlamaForCausalLM Place(LlamaForCausalLM model, ModelLoadOptions options)
@@ -36,7 +37,7 @@ public static class HuggingFaceCheckpoint
         string device;
         try { device = ComputeDevice.Require(options.Device, setting: nameof(ModelLoadOptions) + "." + nameof(ModelLoadOptions.Device)); }
         catch { model.Dispose(); throw; }
-        model.to(options.DType).to(new Device(device));
+        model.to(options.DType ?? ScalarType.Float32).to(new Device(device));
         model.eval();
         return model;
     }

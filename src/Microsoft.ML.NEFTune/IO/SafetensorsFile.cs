@@ -133,6 +133,23 @@ public sealed class SafetensorsFile
         return result;
     }
 
+    /// <summary>
+    /// Reads one tensor straight into <paramref name="destination"/>'s storage when it is a contiguous CPU tensor of
+    /// the stored dtype and shape (no intermediate copy); returns false, reading nothing, otherwise.
+    /// </summary>
+    public bool TryReadInto(string name, Tensor destination)
+    {
+        var entry = Entries.TryGetValue(name, out var e) ? e : throw new KeyNotFoundException($"{Path}: no tensor named '{name}'");
+        SafetensorsDType.TryGet(entry.DType, out var type, out _);
+        if (destination.dtype != type || destination.device_type != TorchSharp.DeviceType.CPU || !destination.is_contiguous()
+            || !destination.shape.SequenceEqual(entry.Shape) || entry.ByteLength >= int.MaxValue) return false;
+        if (entry.ByteLength == 0) return true;
+        using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        stream.Seek(DataStart + entry.Begin, SeekOrigin.Begin);
+        TensorBytes.ReadInto(destination, stream, entry.ByteLength);
+        return true;
+    }
+
     /// <summary>Writes tensors (any device, any layout) as one safetensors file, atomically.</summary>
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {

@@ -62,7 +62,15 @@ internal static class StateDictLoader
                 throw new ModelFormatException(source, $"tensor '{name}' has shape [{string.Join(", ", shapes[name])}] but config.json implies [{string.Join(", ", shape)}]");
     }
 
-    public static void Load(nn.Module model, LlamaConfig config, string source, IReadOnlyCollection<string> keys, Func<string, Tensor> read)
+    /// <param name="model">The model whose parameters are filled.</param>
+    /// <param name="config">Its config (for the keys a checkpoint may carry without the model needing them).</param>
+    /// <param name="source">Named in errors.</param>
+    /// <param name="keys">The checkpoint's tensor names.</param>
+    /// <param name="read">Reads a named tensor (the caller's copy, disposed here after it is copied).</param>
+    /// <param name="readInto">Optionally reads a named tensor straight into a parameter's storage, returning false
+    /// when it cannot (other dtype, device); then <paramref name="read"/> is used.</param>
+    public static void Load(nn.Module model, LlamaConfig config, string source, IReadOnlyCollection<string> keys, Func<string, Tensor> read,
+        Func<string, Tensor, bool>? readInto = null)
     {
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var unexpected = keys.Where(k => !parameters.ContainsKey(k) && !Ignorable(k, config)).ToList();
@@ -74,6 +82,7 @@ internal static class StateDictLoader
         using var _ = no_grad();
         foreach (var (name, parameter) in parameters)
         {
+            if (readInto is not null && readInto(name, parameter)) continue;
             using var value = read(name);
             if (!value.shape.SequenceEqual(parameter.shape))
                 throw new ModelFormatException(source, $"tensor '{name}' has shape [{string.Join(", ", value.shape)}] but config.json implies [{string.Join(", ", parameter.shape)}]");

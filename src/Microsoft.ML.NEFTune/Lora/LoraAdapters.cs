@@ -115,31 +115,32 @@ public static class LoraAdapters
         States.Remove(model);
     }
 
-    /// <summary>A new plain model holding the merged weights; the source keeps its adapters.</summary>
+    /// <summary>
+    /// A new plain model holding the merged weights; the source keeps its adapters. It is built in the dtype of the
+    /// checkpoint the base came from (<c>torch_dtype</c>: bfloat16 stays bfloat16), so merging a bfloat16 model's
+    /// adapters never makes a float32 copy of it.
+    /// </summary>
     public static LlamaForCausalLM MergedCopy(LlamaForCausalLM model)
     {
         ArgumentNullException.ThrowIfNull(model);
         var device = model.Model.EmbeddingWeight.device;
-        var copy = new LlamaForCausalLM(model.Config);
+        var dtype = model.Config.TorchDtype == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        var copy = new LlamaForCausalLM(model.Config, dtype);
         copy.to(device);
         var source = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
-        var merged = new Dictionary<string, Tensor>();
-        foreach (var (path, _, _, module) in Projections(model))
-        {
-            if (module is Linear) continue;
-            var (weight, bias) = MergedWeights(module);
-            merged[path + ".weight"] = weight;
-            if (bias is not null) merged[path + ".bias"] = bias;
-        }
+        var adapted = Projections(model).Where(p => p.Module is not Linear).ToDictionary(p => p.Path, p => p.Module);
         using (no_grad())
             foreach (var (name, p) in copy.named_parameters())
             {
-                var value = merged.TryGetValue(name, out var m) ? m
-                    : source.TryGetValue(name, out var s) ? s
-                    : throw new InvalidOperationException($"No weight for '{name}' in the adapted model.");
-                p.copy_(value);
+                var path = name[..name.LastIndexOf('.')];
+                if (adapted.TryGetValue(path, out var module))                 // merged one projection at a time
+                {
+                    var (weight, bias) = MergedWeights(module);
+                    using (weight) p.copy_(name.EndsWith(".bias") ? bias ?? throw new InvalidOperationException($"No bias for '{name}'.") : weight);
+                    continue;
+                }
+                p.copy_(source.TryGetValue(name, out var s) ? s : throw new InvalidOperationException($"No weight for '{name}' in the adapted model."));
             }
-        foreach (var (name, t) in merged) if (name.EndsWith(".weight")) t.Dispose();
         copy.train(model.training);
         return copy;
     }

@@ -138,8 +138,23 @@ public sealed class NeftuneInstructionTuningOptions
     /// <summary>Clip the global gradient norm to this value; 0 = off. Range: ≥ 0. Default 1.</summary>
     public double MaxGradNorm { get; set; } = 1.0;
 
-    /// <summary>Run forward and backward in bfloat16 over float32 master weights. Default false.</summary>
+    /// <summary>
+    /// Run forward and backward in bfloat16 over float32 master weights. Default false. Only on CPUs with fast
+    /// bfloat16 products (avx512_bf16/amx_bf16); elsewhere training computes in float32.
+    /// </summary>
     public bool BFloat16 { get; set; }
+
+    /// <summary>
+    /// Recompute each decoder layer during backward instead of keeping its activations (activation checkpointing):
+    /// less memory for long sequences and large models, about a third more compute, the same gradients. Default false.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>
+    /// Refuse full fine-tuning up front, with the estimate in the message, when weights, gradients, AdamW state and
+    /// activations would not fit in the memory the machine has available. Default true.
+    /// </summary>
+    public bool CheckMemory { get; set; } = true;
 
     /// <summary>
     /// Train LoRA adapters over a frozen (optionally int8/NF4-quantized) base instead of the full model; null = full
@@ -291,6 +306,8 @@ public sealed class NeftuneInstructionTuningOptions
         GradientAccumulationSteps = GradientAccumulationSteps,
         MaxGradNorm = MaxGradNorm,
         BFloat16 = BFloat16,
+        GradientCheckpointing = GradientCheckpointing,
+        CheckMemory = CheckMemory,
         EvalSteps = EvalSteps,
         SaveSteps = SaveSteps,
         SaveTotalLimit = SaveTotalLimit,

@@ -13,14 +13,14 @@ public sealed class LlamaAttention : nn.Module
     private nn.Module<Tensor, Tensor> o_proj;
     private readonly int nh, nkv, hs, layer;
 
-    public LlamaAttention(LlamaConfig config, int layerIndex) : base(nameof(LlamaAttention))
+    public LlamaAttention(LlamaConfig config, int layerIndex, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaAttention))
     {
         nh = config.NumAttentionHeads; nkv = config.NumKeyValueHeads; hs = config.HeadDim; layer = layerIndex;
         bool qkvBias = config.AttentionBias || config.QkvBias;
-        q_proj = nn.Linear(config.HiddenSize, nh * hs, hasBias: qkvBias);
-        k_proj = nn.Linear(config.HiddenSize, nkv * hs, hasBias: qkvBias);
-        v_proj = nn.Linear(config.HiddenSize, nkv * hs, hasBias: qkvBias);
-        o_proj = nn.Linear(nh * hs, config.HiddenSize, hasBias: config.AttentionBias);
+        q_proj = nn.Linear(config.HiddenSize, nh * hs, hasBias: qkvBias, dtype: dtype);
+        k_proj = nn.Linear(config.HiddenSize, nkv * hs, hasBias: qkvBias, dtype: dtype);
+        v_proj = nn.Linear(config.HiddenSize, nkv * hs, hasBias: qkvBias, dtype: dtype);
+        o_proj = nn.Linear(nh * hs, config.HiddenSize, hasBias: config.AttentionBias, dtype: dtype);
         RegisterComponents();
     }
 

@@ -11,12 +11,12 @@ public sealed class LlamaDecoderLayer : nn.Module
     private readonly LlamaRMSNorm post_attention_layernorm;
     private readonly LlamaMLP mlp;
 
-    public LlamaDecoderLayer(LlamaConfig config, int layerIndex) : base(nameof(LlamaDecoderLayer))
+    public LlamaDecoderLayer(LlamaConfig config, int layerIndex, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaDecoderLayer))
     {
-        input_layernorm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps);
-        self_attn = new LlamaAttention(config, layerIndex);
-        post_attention_layernorm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps);
-        mlp = new LlamaMLP(config);
+        input_layernorm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps, dtype);
+        self_attn = new LlamaAttention(config, layerIndex, dtype);
+        post_attention_layernorm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps, dtype);
+        mlp = new LlamaMLP(config, dtype);
         RegisterComponents();
     }
 

@@ -16,12 +16,15 @@ public sealed class LlamaForCausalLM : nn.Module
     private readonly LlamaModel model;
     private readonly Linear? lm_head;
 
-    public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
+    /// <param name="config">The model's shape.</param>
+    /// <param name="dtype">Dtype the parameters are created in (default float32); creating them directly in bfloat16
+    /// halves the memory a loader needs compared with converting after the fact.</param>
+    public LlamaForCausalLM(LlamaConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaForCausalLM))
     {
         config.Validate();
         Config = config;
-        model = new LlamaModel(config);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        model = new LlamaModel(config, dtype);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, dtype: dtype);
         RegisterComponents();
     }
 

@@ -11,11 +11,11 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
     private nn.Module<Tensor, Tensor> up_proj;
     private nn.Module<Tensor, Tensor> down_proj;
 
-    public LlamaMLP(LlamaConfig config) : base(nameof(LlamaMLP))
+    public LlamaMLP(LlamaConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaMLP))
     {
-        gate_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
-        up_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
-        down_proj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false);
+        gate_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false, dtype: dtype);
+        up_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false, dtype: dtype);
+        down_proj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false, dtype: dtype);
         RegisterComponents();
     }
 

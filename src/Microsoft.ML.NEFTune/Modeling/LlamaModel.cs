@@ -13,12 +13,12 @@ public sealed class LlamaModel : nn.Module
     private readonly LlamaRMSNorm norm;
     private readonly LlamaRotaryEmbedding rotary;
 
-    public LlamaModel(LlamaConfig config) : base(nameof(LlamaModel))
+    public LlamaModel(LlamaConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaModel))
     {
         Config = config;
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
-        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i)).ToArray());
-        norm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps);
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, dtype: dtype);
+        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i, dtype)).ToArray());
+        norm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps, dtype);
         rotary = new LlamaRotaryEmbedding(config);
         RegisterComponents();
     }
@@ -37,6 +37,16 @@ public sealed class LlamaModel : nn.Module
     /// parameters, so setting it changes no state-dict key.
     /// </summary>
     public NeftuneNoise? EmbeddingNoise { get; set; }
+
+    /// <summary>
+    /// When set, in training mode with gradients on and no KV cache, each decoder layer keeps only its input and is
+    /// recomputed during backward (<see cref="DecoderLayerCheckpoint"/>): activation memory of one layer instead of
+    /// all, for about one more forward pass. Gradients equal the plain path. Default off.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>Generators that layers draw from while training (e.g. adapter dropout), replayed when a checkpointed layer is recomputed.</summary>
+    public IReadOnlyList<Generator> CheckpointGenerators { get; set; } = Array.Empty<Generator>();
 
     /// <param name="inputIds">(B, T) int64.</param>
     /// <param name="sequenceIds">null when every position is a real token of one sequence; else (B, S) int64 with
@@ -62,8 +72,10 @@ public sealed class LlamaModel : nn.Module
         var positions = AttentionMasks.Positions(B, T, sequenceIds, past, h.device);  // (B, T)
         var (cos, sin) = rotary.Compute(positions, h.dtype);                            // (B, 1, T, hs)
         var mask = AttentionMasks.Build(sequenceIds, T, past, h.device);               // (B, 1, T, S) or null
+        bool checkpoint = GradientCheckpointing && training && cache is null && is_grad_enabled();
+        if (checkpoint && !h.requires_grad) h = h.detach().requires_grad_(true);     // the function needs a differentiable input
         foreach (var layer in layers)
-            h = layer.forward(h, cos, sin, mask, cache);
+            h = checkpoint ? DecoderLayerCheckpoint.Run(layer, h, cos, sin, mask, CheckpointGenerators) : layer.forward(h, cos, sin, mask, cache);
         cache?.Advance(T);
         return norm.call(h).MoveToOuterDisposeScope();
     }

@@ -10,9 +10,9 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
     private readonly Parameter weight;
     private readonly double eps;
 
-    public LlamaRMSNorm(int size, double eps) : base(nameof(LlamaRMSNorm))
+    public LlamaRMSNorm(int size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaRMSNorm))
     {
-        weight = nn.Parameter(ones(size));
+        weight = nn.Parameter(ones(size, dtype));
         this.eps = eps;
         RegisterComponents();
     }

@@ -54,13 +54,5 @@ public sealed class Int8Linear : QuantizedLinear
         return weight.to_type(ScalarType.Float32).mul_(weight_scale.unsqueeze(1)).to_type(dtype).MoveToOuterDisposeScope();
     }
 
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var w = weight.to_type(x.dtype);                                   // (out, in), integers in [-127, 127]
-        var y = nn.functional.linear(x, w).mul_(weight_scale.to_type(x.dtype));   // (..., out)
-        return AddBias(y, x).MoveToOuterDisposeScope();
-    }
-
     public override QuantizedLinear Share() => new Int8Linear(this);
 }

@@ -90,21 +90,28 @@ public sealed class Nf4Linear : QuantizedLinear
     public override Tensor Dequantize(ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
-        var codes16 = weight.to_type(ScalarType.Int64);
-        var high = codes16.bitwise_right_shift(tensor(4L, device: weight.device));
-        var low = codes16.bitwise_and(tensor(15L, device: weight.device));
-        var codes = stack(new[] { high, low }, 1).reshape(-1);             // (blocks·64)
-        var values = CodeBookOn(weight.device).index_select(0, codes).view(-1, BlockSize);                          // (blocks, 64)
+        var pairs = PairTableOn(weight.device).index_select(0, weight.to_type(ScalarType.Int32));   // (blocks·32, 2): a byte's two values
+        var values = pairs.view(-1, BlockSize);                                                     // (blocks, 64)
         var w = values.mul_(weight_absmax.unsqueeze(1)).reshape(-1).narrow(0, 0, OutFeatures * InFeatures);
         return w.view(OutFeatures, InFeatures).to_type(dtype).MoveToOuterDisposeScope();
     }
 
-    public override Tensor forward(Tensor x)
+    private static readonly Dictionary<string, Tensor> PairTables = new();
+
+    /// <summary>(256, 2) float32: for each packed byte, the code-book values of its high and low nibble.</summary>
+    private static Tensor PairTableOn(Device device)
     {
-        using var scope = NewDisposeScope();
-        var w = Dequantize(x.dtype);                                        // (out, in)
-        var y = nn.functional.linear(x, w);                                 // (..., out)
-        return AddBias(y, x).MoveToOuterDisposeScope();
+        lock (PairTables)
+        {
+            var key = device.ToString();
+            if (!PairTables.TryGetValue(key, out var t))
+            {
+                var values = new float[512];
+                for (int b = 0; b < 256; b++) { values[2 * b] = CodeBook[b >> 4]; values[2 * b + 1] = CodeBook[b & 15]; }
+                PairTables[key] = t = tensor(values, new long[] { 256, 2 }, device: device).DetachFromDisposeScope();
+            }
+            return t;
+        }
     }
 
     public override QuantizedLinear Share() => new Nf4Linear(this);

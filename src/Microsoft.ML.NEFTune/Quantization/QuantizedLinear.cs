@@ -45,6 +45,24 @@ public abstract class QuantizedLinear : nn.Module<Tensor, Tensor>
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Only Int8 and Nf4 are quantized storage kinds."),
     };
 
+    /// <summary>
+    /// <c>x · Wᵀ + bias</c> in the input's dtype. When a gradient with respect to <paramref name="x"/> is needed, the
+    /// product runs through <see cref="FrozenQuantizedProduct"/>, which dequantizes W again in backward instead of
+    /// keeping a dequantized copy alive.
+    /// </summary>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor y;
+        if (x.requires_grad && is_grad_enabled()) y = FrozenQuantizedProduct.apply(x, this);   // (…, out)
+        else
+        {
+            using var w = Dequantize(x.dtype);                                                     // (out, in)
+            y = nn.functional.linear(x, w);
+        }
+        return AddBias(y, x).MoveToOuterDisposeScope();
+    }
+
     protected static Tensor? CopyBias(Tensor? bias) =>
         bias is null ? null : bias.detach().to_type(ScalarType.Float32).clone();
 

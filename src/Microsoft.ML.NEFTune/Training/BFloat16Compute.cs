@@ -19,7 +19,7 @@ internal sealed class BFloat16Compute : IDisposable
 
     public BFloat16Compute(LlamaForCausalLM master)
     {
-        Model = new LlamaForCausalLM(master.Config);
+        Model = new LlamaForCausalLM(master.Config, ScalarType.BFloat16);   // never a second float32 copy
         if (Lora.LoraAdapters.HasAdapters(master)) Lora.LoraAdapters.MirrorLayout(Model, master);
         Model.to(ScalarType.BFloat16).to(master.Model.EmbeddingWeight.device);
         var copies = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);

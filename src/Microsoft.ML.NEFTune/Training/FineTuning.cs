@@ -71,13 +71,14 @@ public static class FineTuning
     /// <param name="resumeFrom">An output or checkpoint folder to continue from; null = start fresh.</param>
     /// <param name="stopRequested">Polled wherever <paramref name="cancellationToken"/> is checked, for hosts that signal cancellation with a flag (ML.NET).</param>
     public static TrainingResult Train(PreparedData data, LlamaForCausalLM model, TrainingOptions options, IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default, string? resumeFrom = null, Func<bool>? stopRequested = null)
+        CancellationToken cancellationToken = default, string? resumeFrom = null, Func<bool>? stopRequested = null, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         if (data.Tokenizer.VocabularyMismatch(model.Config.VocabSize) is { } mismatch) throw new ModelFormatException(data.Tokenizer.SourcePath, mismatch);
         using var trainer = new NeftuneTrainer(model, data.Train, data.Validation, options, data.PadId, data.TokenizerDirectory);
+        if (trainer.ComputeNote is not null) log?.Invoke("note: " + trainer.ComputeNote);
         if (resumeFrom is not null) trainer.ResumeFrom(resumeFrom);
         return trainer.Train(progress, cancellationToken, stopRequested);
     }
@@ -98,13 +99,17 @@ public static class FineTuning
         var train = ReadAll(request, log);
         var validation = request.ValidationDataPath is null ? null
             : DatasetReader.Read(request.ValidationDataPath, train.Format == DataFormat.Text ? DataFormat.Text : request.Format);
-        var model = ModelLoader.Load(request.ModelPath);
+        // A quantized base is quantized from the checkpoint's own dtype: a bfloat16 model never exists in float32.
+        var loadOptions = request.Training.Lora is { QuantizeBase: not Quantization.BaseQuantization.None }
+            ? new ModelLoadOptions { DType = ModelLoadOptions.StoredDType(request.ModelPath) }
+            : ModelLoadOptions.Default;
+        var model = ModelLoader.Load(request.ModelPath, loadOptions);
         try
         {
             var data = Prepare(train, validation, tokenizer, model.Config, request.Training, log);
             var run = new FineTuningResult(model, tokenizer, data.Template, data.TrainReport, data.ValidationReport, new TrainingResult(), data.TrainExamples, data.ValidationExamples);
             before?.Invoke(run);
-            return run with { Training = Train(data, model, request.Training, progress, cancellationToken, request.ResumeFrom) };
+            return run with { Training = Train(data, model, request.Training, progress, cancellationToken, request.ResumeFrom, log: log) };
         }
         catch
         {

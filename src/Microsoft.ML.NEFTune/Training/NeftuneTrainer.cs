@@ -48,9 +48,18 @@ public sealed class NeftuneTrainer : IDisposable
         this.options = options;
         this.tokenizerDirectory = tokenizerDirectory;
         var device = new Device(IO.ComputeDevice.Require(options.Device, setting: nameof(TrainingOptions) + "." + nameof(TrainingOptions.Device)));
-        model.to(ScalarType.Float32).to(device);
+        // Adapters (and a quantized base) first: a bfloat16 base is quantized from its bfloat16 weights and never
+        // exists in float32; only what stays a plain parameter is converted to the float32 master precision.
         if (options.Lora is not null && !Lora.LoraAdapters.HasAdapters(model)) Lora.LoraAdapters.Apply(model, options.Lora, options.Seed);
         IsLora = Lora.LoraAdapters.HasAdapters(model);
+        if (!IsLora && options.CheckMemory && TrainingMemory.AvailableBytes() is long available)
+        {
+            long parameters = model.ParameterCount;
+            long resident = model.parameters().Sum(p => p.numel() * p.ElementSize);
+            TrainingMemory.ForFullFineTuning(model.Config, parameters, options.BatchSize, options.PackingLength ?? options.MaxLength,
+                options.BFloat16 && CpuFeatures.FastBFloat16, options.GradientCheckpointing).EnsureFits(available, resident, parameters);
+        }
+        model.to(ScalarType.Float32).to(device);
         train = new TrainingBatches(trainExamples, options.BatchSize, options.Seed, options.GroupByLength, padId, shuffle: true, options.PackingLength);
         if (validationExamples is { Count: > 0 })
             validation = new TrainingBatches(validationExamples, options.BatchSize, options.Seed, false, padId, shuffle: false);
@@ -61,12 +70,17 @@ public sealed class NeftuneTrainer : IDisposable
         scheduler = new LearningRateScheduler(options.LearningRate, options.Scheduler, (int)Math.Ceiling(options.WarmupRatio * TotalSteps), (int)TotalSteps);
         optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, options.WeightDecay);
         noise = new NeftuneNoise(options.Noise, RandomStreams.NoiseSeed(options.Seed), device);   // its own stream: LoRA or dropout never shift it
-        bf16 = options.BFloat16 ? new BFloat16Compute(model) : null;
+        bf16 = options.BFloat16 && CpuFeatures.FastBFloat16 ? new BFloat16Compute(model) : null;
+        if (options.BFloat16 && bf16 is null)
+            ComputeNote = "bfloat16 compute requested, but this CPU has no fast bfloat16 matrix products (no avx512_bf16/amx_bf16): computing in float32";
         state = new TrainerState { Seed = options.Seed };
         if (options.OutputDirectory is not null) CheckpointStore.RemoveStaleTemporaries(options.OutputDirectory);
         var metricsPath = OutputLayout.MetricsPath(options);
         metrics = metricsPath is null ? null : new MetricsLog(metricsPath);
     }
+
+    /// <summary>One line saying why the run computes differently from what was asked (bfloat16 on a CPU without fast bfloat16), else null.</summary>
+    public string? ComputeNote { get; }
 
     /// <summary>True when the model carries LoRA adapters, which are then the only trained parameters.</summary>
     public bool IsLora { get; }
@@ -101,6 +115,8 @@ public sealed class NeftuneTrainer : IDisposable
         var history = new List<TrainingProgress>();
         var compute = bf16?.Model ?? model;
         compute.Model.EmbeddingNoise = noise;
+        compute.Model.GradientCheckpointing = options.GradientCheckpointing;
+        compute.Model.CheckpointGenerators = Lora.LoraAdapters.DropoutGenerator(model) is { } dropout ? new[] { dropout } : Array.Empty<Generator>();
         var clock = Stopwatch.StartNew();
         long startStep = state.GlobalStep, tokensSinceLog = 0;
         double lossSinceLog = 0; int stepsSinceLog = 0;
@@ -149,6 +165,7 @@ public sealed class NeftuneTrainer : IDisposable
         }
         finally
         {
+            compute.Model.GradientCheckpointing = model.Model.GradientCheckpointing = false;
             compute.Model.EmbeddingNoise = null;
             model.Model.EmbeddingNoise = null;
             model.eval();

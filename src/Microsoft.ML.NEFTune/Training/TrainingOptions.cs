@@ -56,8 +56,24 @@ public sealed record TrainingOptions
     /// <summary>Clip the global gradient norm to this value; 0 = off. Default 1.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
 
-    /// <summary>Run forward and backward in bfloat16 over float32 master weights. Default false.</summary>
+    /// <summary>
+    /// Run forward and backward in bfloat16 over float32 master weights. Default false. Honoured only on CPUs with
+    /// fast bfloat16 products (<see cref="CpuFeatures.FastBFloat16"/>); elsewhere the trainer computes in float32
+    /// (bfloat16 products there run far slower than float32) and says so in <see cref="NeftuneTrainer.ComputeNote"/>.
+    /// </summary>
     public bool BFloat16 { get; init; }
+
+    /// <summary>
+    /// Recompute each decoder layer during backward instead of keeping its activations (activation checkpointing):
+    /// one layer's activations alive at a time for about a third more compute. Gradients are unchanged. Default false.
+    /// </summary>
+    public bool GradientCheckpointing { get; init; }
+
+    /// <summary>
+    /// Refuse full fine-tuning up front when its estimated memory (<see cref="TrainingMemory"/>) exceeds what the
+    /// machine has available. Default true.
+    /// </summary>
+    public bool CheckMemory { get; init; } = true;
 
     /// <summary>Evaluate every N optimizer steps (and at the end); 0 = only at the end of each epoch. Default 0.</summary>
     public int EvalSteps { get; init; }
