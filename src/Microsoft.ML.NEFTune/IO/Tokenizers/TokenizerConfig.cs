@@ -25,6 +25,18 @@ internal sealed class TokenizerConfig
 
     public string? ChatTemplate { get; init; }
 
+    /// <summary>Why <see cref="ChatTemplate"/> is null although the file has a <c>chat_template</c> (a named list without "default").</summary>
+    public string? ChatTemplateProblem { get; init; }
+
+    /// <summary>The other special token strings transformers passes to chat templates: <c>unk_token</c>, <c>sep_token</c>, <c>cls_token</c>, <c>mask_token</c>.</summary>
+    public IReadOnlyDictionary<string, string> OtherSpecialTokens { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The <c>additional_special_tokens</c> list (contents).</summary>
+    public IReadOnlyList<string> AdditionalSpecialTokens { get; init; } = Array.Empty<string>();
+
+    /// <summary>The contents of the <c>added_tokens_decoder</c> entries marked <c>"special": true</c>.</summary>
+    public IReadOnlyList<string> SpecialAddedTokens { get; init; } = Array.Empty<string>();
+
     /// <summary>Reads the <c>tokenizer_config.json</c> in the folder of <paramref name="tokenizerFile"/>, or returns null when there is none.</summary>
     public static TokenizerConfig? LoadBeside(string tokenizerFile)
     {
@@ -58,7 +70,14 @@ internal sealed class TokenizerConfig
                 BosToken = ReadToken(root, "bos_token", path),
                 EosToken = ReadToken(root, "eos_token", path),
                 PadToken = ReadToken(root, "pad_token", path),
-                ChatTemplate = ReadChatTemplate(root, path),
+                ChatTemplate = ReadChatTemplate(root, path, out string? templateProblem),
+                ChatTemplateProblem = templateProblem,
+                OtherSpecialTokens = new[] { "unk_token", "sep_token", "cls_token", "mask_token" }
+                    .Select(name => (name, value: ReadToken(root, name, path)))
+                    .Where(p => !string.IsNullOrEmpty(p.value))
+                    .ToDictionary(p => p.name, p => p.value!),
+                AdditionalSpecialTokens = ReadTokenList(root, "additional_special_tokens", path),
+                SpecialAddedTokens = ReadSpecialAddedTokens(root, path),
             };
         }
         catch (JsonException ex)
@@ -98,8 +117,50 @@ internal sealed class TokenizerConfig
         };
     }
 
-    private static string? ReadChatTemplate(JsonElement root, string path)
+    private static IReadOnlyList<string> ReadTokenList(JsonElement root, string name, string path)
     {
+        if (!root.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return Array.Empty<string>();
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw new TokenizerFormatException(path, $"'{name}' must be a list of tokens");
+        }
+
+        return value.EnumerateArray().Select(item => item.ValueKind switch
+        {
+            JsonValueKind.String => item.GetString()!,
+            JsonValueKind.Object when item.TryGetProperty("content", out JsonElement content) && content.ValueKind == JsonValueKind.String => content.GetString()!,
+            _ => throw new TokenizerFormatException(path, $"'{name}' entries must be strings or objects with a string 'content'"),
+        }).ToArray();
+    }
+
+    private static IReadOnlyList<string> ReadSpecialAddedTokens(JsonElement root, string path)
+    {
+        if (!root.TryGetProperty("added_tokens_decoder", out JsonElement value) || value.ValueKind != JsonValueKind.Object)
+        {
+            return Array.Empty<string>();
+        }
+
+        var result = new List<string>();
+        foreach (JsonProperty entry in value.EnumerateObject())
+        {
+            if (entry.Value.ValueKind == JsonValueKind.Object &&
+                entry.Value.TryGetProperty("special", out JsonElement special) && special.ValueKind == JsonValueKind.True &&
+                entry.Value.TryGetProperty("content", out JsonElement content) && content.ValueKind == JsonValueKind.String)
+            {
+                result.Add(content.GetString()!);
+            }
+        }
+
+        return result;
+    }
+
+    private static string? ReadChatTemplate(JsonElement root, string path, out string? problem)
+    {
+        problem = null;
         if (!root.TryGetProperty("chat_template", out JsonElement value))
         {
             return null;
@@ -112,8 +173,8 @@ internal sealed class TokenizerConfig
             case JsonValueKind.String:
                 return value.GetString();
             case JsonValueKind.Array:
-                // A list of named templates: [{"name": "default", "template": "..."}, ...].
-                string? first = null;
+                // A list of named templates: [{"name": "default", "template": "..."}, ...]; transformers uses "default".
+                var names = new List<string>();
                 foreach (JsonElement item in value.EnumerateArray())
                 {
                     if (item.ValueKind != JsonValueKind.Object ||
@@ -122,14 +183,17 @@ internal sealed class TokenizerConfig
                         throw new TokenizerFormatException(path, "'chat_template' list entries must be objects with a string 'template'");
                     }
 
-                    first ??= template.GetString();
-                    if (item.TryGetProperty("name", out JsonElement itemName) && itemName.ValueKind == JsonValueKind.String && itemName.GetString() == "default")
+                    string? name = item.TryGetProperty("name", out JsonElement itemName) && itemName.ValueKind == JsonValueKind.String ? itemName.GetString() : null;
+                    if (name == "default")
                     {
                         return template.GetString();
                     }
+
+                    names.Add(name ?? "(unnamed)");
                 }
 
-                return first;
+                problem = $"the 'chat_template' list has no template named 'default' (it has: {string.Join(", ", names)})";
+                return null;
             default:
                 throw new TokenizerFormatException(path, "'chat_template' must be a string or a list of named templates");
         }
