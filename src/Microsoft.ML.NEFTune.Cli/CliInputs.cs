@@ -37,7 +37,7 @@ public static class CliInputs
     /// </summary>
     public static LlamaForCausalLM LoadModel(string path, string dtype, TextWriter? notes, out double loadSeconds, string option = "--model")
     {
-        RequireModelPath(path, option);
+        path = RequireModelPath(path, option);
         try
         {
             var options = new ModelLoadOptions { DType = ModelLoadOptions.ParseDType(dtype) };
@@ -65,6 +65,8 @@ public static class CliInputs
     /// <summary>Returns <paramref name="path"/> when it exists; otherwise a usage error naming it.</summary>
     public static string RequireModelPath(string path, string option = "--model")
     {
+        try { path = Hub.HuggingFaceHub.ResolveModelPath(path); }   // owner/name: the Hugging Face cache (downloads unless HF_HUB_OFFLINE=1)
+        catch (Hub.HubException e) { throw new CliUsageException($"{option}: {e.Message}", e); }
         if (!File.Exists(path) && !Directory.Exists(path))
             throw new CliUsageException($"{option}: model not found: {path} (expected a Hugging Face model directory or a llama2.c .bin file)");
         return path;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using Microsoft.ML.NEFTune.Cli.Display;
-using Microsoft.ML.NEFTune.Cli.Hub;
+using Microsoft.ML.NEFTune.Hub;
 using Spectre.Console;
 
 namespace Microsoft.ML.NEFTune.Cli.Commands;
@@ -19,7 +19,7 @@ public static class DownloadCommand
         var exclude = new Option<string[]>("--exclude", "-x") { Description = "Skip files whose path matches one of these globs.", HelpName = "GLOB", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--out", "-o") { Description = "Folder to put the files in (created if needed), keeping the repository's layout.", Required = true, HelpName = "DIR" };
         var endpoint = new Option<string?>("--endpoint") { Description = $"Hub address. Default: $HF_ENDPOINT, else {HubClient.DefaultEndpoint}.", HelpName = "URL" };
-        var cache = new Option<string?>("--cache") { Description = "Download cache (content-addressed; interrupted downloads resume from it). Default: $NEFTUNE_CACHE, else ~/.cache/neftune/hub.", HelpName = "DIR" };
+        var cache = new Option<string?>("--cache") { Description = "Hugging Face cache, shared with Python's huggingface_hub (blobs, refs, snapshots; interrupted downloads resume from it). Default: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.", HelpName = "DIR" };
         var repoType = new Option<string>("--repo-type") { Description = "Repository type.", DefaultValueFactory = _ => HubRepository.Model }.AcceptOnlyFromAmong(HubRepository.Model, HubRepository.Dataset);
         var retries = new Option<int>("--retries") { Description = "Further attempts after a network failure or server error, each resuming where the last one stopped.", DefaultValueFactory = _ => 3, HelpName = "N" }.NonNegative();
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the final summary." };
@@ -60,6 +60,8 @@ public static class DownloadCommand
     private static async Task<int> Download(CliContext context, HubClient client, HubRepository repo, string revision, string[] includes, string[] excludes,
         string outDir, string cacheDir, bool quiet, CancellationToken ct)
     {
+        var commit = await client.GetCommitAsync(repo, revision, ct);
+        var hfCache = new HuggingFaceCache(cacheDir);
         var all = await client.ListFilesAsync(repo, revision, ct);
         var files = all.Where(f => (includes.Length == 0 || includes.Any(g => Glob(g).IsMatch(f.Path))) && !excludes.Any(g => Glob(g).IsMatch(f.Path))).ToList();
         if (files.Count == 0)
@@ -82,6 +84,7 @@ public static class DownloadCommand
             var blobPath = Path.Combine(cacheDir, repo.CacheFolder, "blobs", file.BlobName);
             bool cached = File.Exists(blobPath) && new FileInfo(blobPath).Length == file.Size;
             var blob = await client.DownloadAsync(repo, revision, file, cacheDir, progress, ct);
+            hfCache.Link(repo, commit, file.Path, blob);
             if (cached) fromCache++;
             Place(blob, Path.Combine(outDir, file.Path.Replace('/', Path.DirectorySeparatorChar)));
             if (!quiet && !live) context.Out.WriteLine($"  {(cached ? "cached    " : "downloaded")} {file.Path} ({Terminal.Bytes(file.Size)})");
@@ -108,6 +111,7 @@ public static class DownloadCommand
         {
             foreach (var file in files) await One(file, null);
         }
+        hfCache.WriteRef(repo, revision, commit);
         context.Out.WriteLine($"downloaded {repo}@{revision}: {files.Count} file{(files.Count == 1 ? "" : "s")}, {Terminal.Bytes(total)}" +
             $"{(fromCache > 0 ? $" ({fromCache} from the cache)" : "")} into {Path.GetFullPath(outDir)}");
         return ExitCodes.Success;
@@ -130,9 +134,7 @@ public static class DownloadCommand
         File.SetLastWriteTimeUtc(target, source.LastWriteTimeUtc);
     }
 
-    private static string DefaultCache() =>
-        NonEmpty(Environment.GetEnvironmentVariable("NEFTUNE_CACHE"))
-        ?? Path.Combine(NonEmpty(Environment.GetEnvironmentVariable("XDG_CACHE_HOME")) ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "neftune", "hub");
+    private static string DefaultCache() => HuggingFaceCache.DefaultDirectory();
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 

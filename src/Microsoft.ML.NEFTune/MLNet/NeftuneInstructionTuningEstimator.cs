@@ -84,10 +84,11 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         if (HostCancelled()) throw new OperationCanceledException("NEFTune instruction tuning was cancelled before it started (the ML.NET context's execution is cancelled).");
         using var channel = host.Start("Fit");
         var device = MLContextDevice.Resolve(mlContext, options.Device, channel);
+        var modelPath = Hub.HuggingFaceHub.ResolveModelPath(options.ModelPath!);   // a Hub id comes from the Hugging Face cache
 
         long seed = options.Seed ?? host.Rand.Next();
         var training = options.ToTrainingOptions(seed) with { Device = device };
-        var tokenizer = FineTuning.LoadTokenizer(options.ModelPath!, options.TokenizerPath);
+        var tokenizer = FineTuning.LoadTokenizer(modelPath, options.TokenizerPath);
         var tokenizerFiles = ReadTokenizerFiles(tokenizer);
         var template = InstructionPrompts.Resolve(options.PromptTemplate);
         var train = ReadDataset(input, channel, "training", token);
@@ -95,7 +96,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         token.ThrowIfCancellationRequested();
         if (HostCancelled()) throw new OperationCanceledException("NEFTune instruction tuning was cancelled before training started (the ML.NET context's execution is cancelled).");
 
-        var model = ModelLoader.Load(options.ModelPath!, new ModelLoadOptions { Device = device });
+        var model = ModelLoader.Load(modelPath, new ModelLoadOptions { Device = device });
         try
         {
             PreparedData data;

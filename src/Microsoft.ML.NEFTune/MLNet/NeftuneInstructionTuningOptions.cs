@@ -42,7 +42,8 @@ public sealed class NeftuneInstructionTuningOptions
 
     /// <summary>
     /// The base model: a Hugging Face model directory (<c>config.json</c>, <c>model.safetensors</c> or shards, tokenizer
-    /// files) or a llama2.c <c>.bin</c> file (then <see cref="TokenizerPath"/> is required). Required.
+    /// files), a llama2.c <c>.bin</c> file (then <see cref="TokenizerPath"/> is required), or a Hugging Face Hub repository
+    /// id <c>owner/name</c>, taken from the shared Hugging Face cache (see <see cref="Hub.HuggingFaceHub.ResolveModelPath"/>). Required.
     /// </summary>
     public string? ModelPath { get; set; }
 

@@ -203,6 +203,23 @@ public static class NeftuneModel
         }
     }
 
+    /// <summary>
+    /// A transformer from a Hugging Face Hub repository id (<c>owner/name</c>) or a local model folder: the id is resolved
+    /// through the shared Hugging Face cache (<see cref="Hub.HuggingFaceHub.Snapshot"/>; <c>HF_HOME</c>,
+    /// <c>HF_HUB_CACHE</c>, <c>HF_TOKEN</c>, and <c>HF_HUB_OFFLINE=1</c> for no network), then loaded as
+    /// <see cref="LoadTransformer"/> does.
+    /// </summary>
+    /// <param name="mlContext">The ML.NET context (its GPU settings choose the device).</param>
+    /// <param name="repoIdOrDirectory">A repository id such as <c>TinyLlama/TinyLlama-1.1B-Chat-v1.0</c>, or a model folder.</param>
+    /// <param name="revision">Branch, tag or commit. Default <c>main</c>.</param>
+    /// <param name="hubOptions">Cache folder, endpoint, token, offline mode and file patterns; null for the environment's.</param>
+    public static NeftuneInstructionTuningTransformer FromPretrained(MLContext mlContext, string repoIdOrDirectory, string revision = "main", Hub.HuggingFaceHubOptions? hubOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentException.ThrowIfNullOrEmpty(repoIdOrDirectory);
+        return LoadTransformer(mlContext, Hub.HuggingFaceHub.ResolveModelPath(repoIdOrDirectory, revision, hubOptions));
+    }
+
     private static List<string> ReadManifest(ZipArchiveEntry entry, string path)
     {
         JsonNode? manifest;

@@ -12,6 +12,8 @@ namespace Microsoft.ML.NEFTune.Tests.Cli;
 /// page, linked with <c>Link: rel="next"</c>) and <c>GET /{repo}/resolve/{rev}/{path}</c> serves them with Range
 /// support; LFS files carry <c>X-Linked-Etag</c> and are listed with <c>lfs.oid</c>. Unknown repositories answer 404
 /// with <c>X-Error-Code: RepoNotFound</c>; gated ones answer 401 without the right bearer token.
+/// <c>GET /api/models/{repo}/revision/{rev}</c> gives the one commit (<see cref="Commit"/>), which every file request
+/// accepts as a revision as well as <c>main</c>.
 /// </summary>
 internal sealed class FakeHub : IDisposable
 {
@@ -46,6 +48,9 @@ internal sealed class FakeHub : IDisposable
         if (!repos.TryGetValue(repo, out var files)) repos[repo] = files = new();
         files[path] = (content, lfs);
     }
+
+    /// <summary>The commit every revision of <paramref name="repo"/> points to (the fake keeps one).</summary>
+    public static string Commit(string repo) => Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes("commit of " + repo)));
 
     public static string Sha256(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
 
@@ -129,6 +134,16 @@ internal sealed class FakeHub : IDisposable
         Requests.Enqueue($"{request.Method} {request.PathAndQuery}{(request.Headers.GetValueOrDefault("Range") is string range ? " " + range : "")}");
         string repo;
         string rest;
+        if (path.StartsWith("api/models/") && path.Contains("/revision/"))
+        {
+            var parts = path["api/models/".Length..].Split("/revision/", 2);
+            repo = parts[0];
+            if (!Authorised(repo, request, response)) return;
+            if (!repos.ContainsKey(repo)) { NotFound(response, "RepoNotFound", "Repository not found"); return; }
+            if (parts[1] != "main" && parts[1] != Commit(repo)) { NotFound(response, "RevisionNotFound", $"Invalid rev id: {parts[1]}"); return; }
+            Write(response, 200, Encoding.UTF8.GetBytes(new JsonObject { ["id"] = repo, ["sha"] = Commit(repo) }.ToJsonString()), "application/json");
+            return;
+        }
         if (path.StartsWith("api/models/"))
         {
             var parts = path["api/models/".Length..].Split("/tree/", 2);
@@ -136,7 +151,7 @@ internal sealed class FakeHub : IDisposable
             rest = parts.Length > 1 ? parts[1] : "";
             if (!Authorised(repo, request, response)) return;
             if (!repos.TryGetValue(repo, out var files)) { NotFound(response, "RepoNotFound", "Repository not found"); return; }
-            if (rest != "main") { NotFound(response, "RevisionNotFound", $"Invalid rev id: {rest}"); return; }
+            if (rest != "main" && rest != Commit(repo)) { NotFound(response, "RevisionNotFound", $"Invalid rev id: {rest}"); return; }
             int page = int.TryParse(request.Query("page"), out var p) ? p : 0;
             var entries = files.OrderBy(f => f.Key, StringComparer.Ordinal).Skip(page * 2).Take(2).Select(f =>
             {
@@ -154,7 +169,7 @@ internal sealed class FakeHub : IDisposable
         if (!Authorised(repo, request, response)) return;
         if (resolve.Length < 2 || !repos.TryGetValue(repo, out var repoFiles)) { NotFound(response, "RepoNotFound", "Repository not found"); return; }
         var revAndPath = resolve[1].Split('/', 2);
-        if (revAndPath[0] != "main") { NotFound(response, "RevisionNotFound", "Invalid rev id"); return; }
+        if (revAndPath[0] != "main" && revAndPath[0] != Commit(repo)) { NotFound(response, "RevisionNotFound", "Invalid rev id"); return; }
         if (!repoFiles.TryGetValue(revAndPath[1], out var file)) { NotFound(response, "EntryNotFound", "Entry not found"); return; }
         var content = Corrupt.Contains(revAndPath[1]) ? file.Content.Select(b => (byte)(b ^ 0xFF)).ToArray() : file.Content;
         response.AddHeader("ETag", "\"" + (file.Lfs ? Sha256(file.Content) : GitOid(file.Content)) + "\"");

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Microsoft.ML.NEFTune.Cli.Hub;
+namespace Microsoft.ML.NEFTune.Hub;
 
 /// <summary>A Hugging Face Hub repository: <c>owner/name</c> (or a bare <c>name</c>) of a model or a dataset.</summary>
 public sealed partial record HubRepository

@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Microsoft.ML.NEFTune.Cli.Hub;
+namespace Microsoft.ML.NEFTune.Hub;
 
 /// <summary>
 /// Downloads repository files from the Hugging Face Hub (or a server that speaks its API): lists a revision with
@@ -14,7 +14,8 @@ namespace Microsoft.ML.NEFTune.Cli.Hub;
 /// (<c>{cache}/models--owner--name/blobs/{sha256 or git oid}</c>); an interrupted download stays beside it as
 /// <c>.incomplete</c> and continues with an HTTP Range request. Every file is checked against the Hub's metadata before
 /// it enters the cache: SHA-256 for LFS files (the tree's <c>lfs.oid</c>, or the <c>X-Linked-Etag</c> header), the git
-/// blob id for the others.
+/// blob id for the others. <see cref="HuggingFaceHub"/> builds the rest of the <c>huggingface_hub</c> cache layout
+/// (refs and snapshots) on top of it.
 /// </summary>
 public sealed class HubClient : IDisposable
 {
@@ -77,6 +78,30 @@ public sealed class HubClient : IDisposable
             url = next;
         }
         return files;
+    }
+
+    /// <summary>
+    /// The commit a revision (branch, tag or commit id) points to, from <c>GET {endpoint}/api/models/{repo}/revision/{revision}</c>
+    /// (its <c>sha</c>); a full 40-digit commit id is returned as it is.
+    /// </summary>
+    public async Task<string> GetCommitAsync(HubRepository repo, string revision, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentException.ThrowIfNullOrEmpty(revision);
+        if (HuggingFaceCache.IsCommit(revision)) return revision.ToLowerInvariant();
+        var url = new Uri(endpoint, $"{repo.ApiPath}/revision/{Uri.EscapeDataString(revision)}");
+        return await WithRetries($"resolving {repo}@{revision}", async ct =>
+        {
+            using var response = await SendAsync(url, null, ct);
+            if (!response.IsSuccessStatusCode) throw await StatusError(response, repo, revision, null, ct);
+            var body = await response.Content.ReadAsStringAsync(ct);
+            string? sha = null;
+            try { sha = (JsonNode.Parse(body) as JsonObject)?["sha"]?.GetValue<string>(); }
+            catch (Exception e) when (e is JsonException or InvalidOperationException) { }
+            if (sha is null || !HuggingFaceCache.IsCommit(sha))
+                throw new HubException($"{endpoint}: unexpected answer resolving {repo}@{revision} (no commit id); is the endpoint a Hugging Face Hub?", false);
+            return sha.ToLowerInvariant();
+        }, cancellationToken);
     }
 
     /// <summary>
