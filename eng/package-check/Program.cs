@@ -1,10 +1,13 @@
 // Uses Microsoft.ML.NEFTune as an application would, from the packed .nupkg: makes a tiny Llama, fine-tunes it with
-// NEFTune through ML.NET (progress through IProgress), streams a chat answer through IChatClient, and reloads the saved
-// model. Exit code 0 when every check holds. Argument: the fixtures folder (for the Llama 2 tokenizer and Alpaca data).
+// NEFTune through ML.NET (progress through IProgress), streams a chat answer through IChatClient, reloads the saved
+// model, and loads it again by repository id from a Hugging Face-layout cache in offline mode (no network). Exit code 0
+// when every check holds. Argument: the fixtures folder (for the Llama 2 tokenizer and Alpaca data).
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.ML;
+using System.Security.Cryptography;
 using Microsoft.ML.NEFTune;
+using Microsoft.ML.NEFTune.Hub;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Training;
@@ -37,7 +40,7 @@ try
     {
         ModelPath = baseModel, InputColumnName = "Input", ResponseColumnName = "Output",
         NoiseAlpha = 5, MaxSteps = 2, BatchSize = 4, MaxLength = 96, LoggingSteps = 1, NoiseOffTrainSampleSize = 4, MaxNewTokens = 8,
-        Progress = new Progress(p => { reports++; Console.WriteLine($"step {p.Step}/{p.TotalSteps} loss {p.TrainLoss:F3}"); }),
+        Progress = new Progress(p => { if (p.IsEvaluation) return; reports++; Console.WriteLine($"step {p.Step}/{p.TotalSteps} loss {p.TrainLoss:F3}"); }),
     }).Fit(ml.Data.LoadFromEnumerable(rows));
     Check(reports >= 2, $"progress reports: {reports}");
 
@@ -54,6 +57,21 @@ try
     tuned.SaveModel(saved);
     using var reloaded = NeftuneModel.LoadTransformer(new MLContext(), saved);
     Check(reloaded.Generate("Name a colour.") == tuned.Generate("Name a colour."), "the reloaded model generates the same text");
+    // The same folder as a Hub repository in a huggingface_hub cache: blobs by SHA-256, a snapshot of links, refs/main.
+    var cache = new HuggingFaceCache(Path.Combine(work, "hf-cache"));
+    var repo = new HubRepository("someone/tuned-tiny");
+    var commit = new string('a', 40);
+    var blobs = Directory.CreateDirectory(Path.Combine(cache.RepositoryDirectory(repo), "blobs")).FullName;
+    foreach (var file in Directory.GetFiles(saved))
+    {
+        var blob = Path.Combine(blobs, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file))));
+        File.Copy(file, blob, overwrite: true);
+        cache.Link(repo, commit, Path.GetFileName(file), blob);
+    }
+    cache.WriteRef(repo, "main", commit);
+    using var fromCache = NeftuneModel.FromPretrained(new MLContext(), repo.Id,
+        hubOptions: new HuggingFaceHubOptions { CacheDirectory = cache.Directory, Offline = true, Endpoint = "http://127.0.0.1:9" });
+    Check(fromCache.Generate("Name a colour.") == tuned.Generate("Name a colour."), "the model loaded by id from the cache generates the same text");
     Console.WriteLine("package check passed");
     return 0;
 }
