@@ -27,6 +27,7 @@ public static class NeftuneCli
         root.Subcommands.Add(CompareCommand.Create(context));
         root.Subcommands.Add(DownloadCommand.Create(context));
         root.Subcommands.Add(ChatCommand.Create(context));
+        root.Subcommands.Add(TemplateCommand.Create(context));
         return root;
     }
 

@@ -94,7 +94,7 @@ public sealed class ComparisonRunner
             var tokenizer = FineTuning.LoadTokenizer(run.Directory, null);
             using var model = ModelLoader.Load(run.Directory);
             var prompts = FineTuning.ValidationExamples(request);
-            return Finish(run, model, tokenizer, PromptTemplate.Resolve(request.Training.Template), prompts, cancellationToken);
+            return Finish(run, model, tokenizer, PromptTemplate.Resolve(request.Training.Template, tokenizer), prompts, cancellationToken);
         }
 
         Directory.CreateDirectory(run.Directory);

@@ -18,7 +18,7 @@ public static class ChatCommand
     {
         var model = new Option<string>("--model", "-m") { Description = "Model: a Hugging Face directory (e.g. the --out of train) or a llama2.c .bin file.", Required = true, HelpName = "PATH" };
         var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer file or directory. Default: the model directory's.", HelpName = "PATH" };
-        var template = new Option<string>("--template") { Description = "Prompt template the model was tuned with: alpaca, llama2-chat, chatml, vicuna, or a template file.", DefaultValueFactory = _ => "alpaca", HelpName = "NAME|FILE" };
+        var template = new Option<string>("--template") { Description = "Prompt template the model was tuned with: model (its own chat template, else alpaca), alpaca, llama2-chat, chatml, vicuna, or a template file.", DefaultValueFactory = _ => "model", HelpName = "NAME|FILE" };
         var system = new Option<string?>("--system") { Description = "System prompt (replaces the Alpaca preamble; a <<SYS>> block for llama2-chat).", HelpName = "TEXT" };
         var history = new Option<string>("--history") { Description = "Keep earlier turns in the prompt: auto = on for chat templates (llama2-chat, chatml, vicuna, template files), off for alpaca.", DefaultValueFactory = _ => "auto" }.AcceptOnlyFromAmong("auto", "on", "off");
         var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "Maximum tokens per answer.", DefaultValueFactory = _ => 256, HelpName = "N" }.Positive();
@@ -37,10 +37,10 @@ public static class ChatCommand
             var modelPath = CliInputs.RequireModelPath(r.GetValue(model)!);
             var tokenizerPath = r.GetValue(tokenizer) ?? (CliInputs.ModelDirectory(modelPath) is string dir && CliInputs.FindTokenizerFile(dir) is not null ? dir : null)
                 ?? throw new CliUsageException($"--tokenizer: {modelPath} has no tokenizer; give --tokenizer PATH");
-            PromptTemplate tmpl;
-            try { tmpl = PromptTemplate.Resolve(r.GetValue(template)!); }
-            catch (Exception e) when (CliErrors.IsInvalidInput(e)) { throw new CliUsageException($"--template: {e.Message}", e); }
             var tok = CliInputs.LoadTokenizer(tokenizerPath);
+            PromptTemplate tmpl;
+            try { tmpl = PromptTemplate.Resolve(r.GetValue(template)!, tok); }
+            catch (Exception e) when (CliErrors.IsInvalidInput(e) || e is Data.Templates.ChatTemplateException) { throw new CliUsageException($"--template: {e.Message}", e); }
             using var llm = CliInputs.LoadModel(modelPath, r.GetValue(dtype)!, context.Error, out _);
             if (tok.VocabularyMismatch(llm.Config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
             var mode = r.GetValue(history)!;
@@ -52,7 +52,7 @@ public static class ChatCommand
                 TopP = r.GetValue(topP),
                 RepetitionPenalty = r.GetValue(repetitionPenalty),
                 Seed = r.GetValue(seed),
-                StopStrings = StopStrings(tmpl.Name),
+                StopStrings = tmpl.EndOfTurnStrings,
             });
             return Loop(context, session, modelPath, r.GetValue(json));
         });

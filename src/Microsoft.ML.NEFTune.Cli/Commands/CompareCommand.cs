@@ -147,8 +147,8 @@ public static class CompareCommand
     {
         try
         {
-            PromptTemplate.Resolve(request.Training.Template);
             var tokenizer = FineTuning.LoadTokenizer(request.ModelPath, request.TokenizerPath);
+            PromptTemplate.Resolve(request.Training.Template, tokenizer);
             var config = ModelConfig(request.ModelPath);
             if (config is not null && tokenizer.VocabularyMismatch(config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
         }

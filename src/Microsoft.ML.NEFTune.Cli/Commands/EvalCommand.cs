@@ -17,7 +17,7 @@ public static class EvalCommand
         var model = new Option<string>("--model", "-m") { Description = "Model: a Hugging Face directory or a llama2.c .bin file.", Required = true, HelpName = "PATH" };
         var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer file or directory. Default: the model directory's.", HelpName = "PATH" };
         var data = new Option<string>("--data", "-d") { Description = "Evaluation data (same formats as train).", Required = true, HelpName = "FILE" };
-        var template = new Option<string>("--template") { Description = "Prompt template: alpaca, llama2-chat, chatml, vicuna, or a template file.", DefaultValueFactory = _ => "alpaca", HelpName = "NAME|FILE" };
+        var template = new Option<string>("--template") { Description = "Prompt template: model (its own chat template, else alpaca), alpaca, llama2-chat, chatml, vicuna, or a template file.", DefaultValueFactory = _ => "model", HelpName = "NAME|FILE" };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per example.", DefaultValueFactory = _ => 512, HelpName = "L" }.Positive();
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences per batch.", DefaultValueFactory = _ => 8, HelpName = "B" }.Positive();
         var generate = new Option<int>("--generate") { Description = "Also generate responses for the first N prompts (greedy, repetition penalty 1.2) and report length and diversity.", DefaultValueFactory = _ => 0, HelpName = "N" }.NonNegative();
@@ -34,7 +34,7 @@ public static class EvalCommand
             var dataPath = r.GetValue(data)!;
             if (!File.Exists(dataPath)) throw new CliUsageException($"--data: file not found: {dataPath}");
             var tok = FineTuning.LoadTokenizer(modelPath, r.GetValue(tokenizer));
-            var tmpl = PromptTemplate.Resolve(r.GetValue(template)!);
+            var tmpl = PromptTemplate.Resolve(r.GetValue(template)!, tok);
             var dataset = DatasetReader.Read(dataPath);
             var encoder = new ExampleTokenizer(tok, tmpl, new ExampleTokenizerOptions { MaxLength = r.GetValue(maxLength) });
             var tokenized = dataset.Format == DataFormat.Text ? encoder.TokenizeDocuments(dataset.Documents) : encoder.Tokenize(dataset.Examples);

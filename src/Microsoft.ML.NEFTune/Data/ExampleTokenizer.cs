@@ -17,6 +17,7 @@ public sealed class ExampleTokenizer
 
     private readonly int eosId;
     private readonly int? bosId;
+    private readonly int? documentBosId;
 
     /// <param name="tokenizer">Encodes text; must have an end-of-sequence id.</param>
     /// <param name="template">Renders examples.</param>
@@ -28,7 +29,8 @@ public sealed class ExampleTokenizer
         Options = options ?? new ExampleTokenizerOptions();
         Options.Validate();
         eosId = tokenizer.EosId ?? throw new ArgumentException("The tokenizer has no end-of-sequence id; every response must end with one.", nameof(tokenizer));
-        bosId = tokenizer.AddBosToken ? tokenizer.BosId : null;
+        documentBosId = tokenizer.AddBosToken ? tokenizer.BosId : null;
+        bosId = template.RendersSpecialTokens ? null : documentBosId;
     }
 
     /// <summary>The tokenizer.</summary>
@@ -91,7 +93,7 @@ public sealed class ExampleTokenizer
             var text = Tokenizer.Encode(document.Text);
             if (text.Count == 0) { report.Drop(index, DropReason.EmptyDocument, 0); continue; }
             var ids = new List<int>(text.Count + 2);
-            if (bosId is { } bos) ids.Add(bos);
+            if (documentBosId is { } bos) ids.Add(bos);
             ids.AddRange(text);
             ids.Add(eosId);
             int chunks = 0;

@@ -27,6 +27,13 @@ public abstract class PromptTemplate
         _ => Array.Empty<string>(),
     };
 
+    /// <summary>
+    /// True when the rendered text already holds the model's special tokens as text (a model's chat template writes
+    /// its BOS and turn markers itself): no BOS is prepended, as <c>apply_chat_template</c> tokenizes without adding
+    /// special tokens.
+    /// </summary>
+    public virtual bool RendersSpecialTokens => false;
+
     /// <summary>The whole example as ordered segments: prompts, targets and control tokens.</summary>
     public abstract IReadOnlyList<TemplateSegment> Render(InstructionExample example);
 
@@ -34,7 +41,7 @@ public abstract class PromptTemplate
     /// The segments of the prompt a model answers at generation time: the example without its final response,
     /// ending where the response would begin.
     /// </summary>
-    public IReadOnlyList<TemplateSegment> RenderPromptSegments(InstructionExample example)
+    public virtual IReadOnlyList<TemplateSegment> RenderPromptSegments(InstructionExample example)
     {
         ArgumentNullException.ThrowIfNull(example);
         var segments = Render(example.WithoutFinalResponse()).ToList();
@@ -68,6 +75,19 @@ public abstract class PromptTemplate
 
     /// <summary>A custom template from a file; see <see cref="CustomTemplate.Load"/> for the file format.</summary>
     public static PromptTemplate FromFile(string path) => CustomTemplate.Load(path);
+
+    /// <summary>
+    /// A template by built-in name, <c>model</c> for the chat template of the model whose tokenizer is given (or
+    /// <c>alpaca</c> when it has none), or else from the file at that path.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is unknown, or <c>model</c> without a tokenizer.</exception>
+    public static PromptTemplate Resolve(string nameOrPath, IO.Tokenizers.TextTokenizer? tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(nameOrPath);
+        if (!string.Equals(nameOrPath.Trim(), Templates.ModelPromptTemplate.TemplateName, StringComparison.OrdinalIgnoreCase)) return Resolve(nameOrPath);
+        if (tokenizer is null) throw new ArgumentException("The template 'model' needs the model's tokenizer.", nameof(tokenizer));
+        return (PromptTemplate?)Templates.ModelPromptTemplate.FromTokenizer(tokenizer) ?? new AlpacaTemplate();
+    }
 
     /// <summary>A template by built-in name, or else from the file at that path.</summary>
     public static PromptTemplate Resolve(string nameOrPath)

@@ -33,7 +33,9 @@ public static class FineTuning
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (tokenizer.VocabularyMismatch(config.VocabSize) is { } mismatch) throw new ModelFormatException(tokenizer.SourcePath, mismatch);
-        var template = PromptTemplate.Resolve(options.Template);
+        var template = PromptTemplate.Resolve(options.Template, tokenizer);
+        if (template is Data.Templates.ModelPromptTemplate) log?.Invoke("Template: the model's chat template (assistant turns trained)");
+        else if (options.Template.Trim().Equals(Data.Templates.ModelPromptTemplate.TemplateName, StringComparison.OrdinalIgnoreCase)) log?.Invoke("Template: alpaca (the model has no chat template)");
         var encoder = new ExampleTokenizer(tokenizer, template, new ExampleTokenizerOptions { MaxLength = options.MaxLength, Truncation = options.Truncation, TrainOnPrompt = options.TrainOnPrompt });
 
         TokenizationResult trainRows;
@@ -95,7 +97,7 @@ public static class FineTuning
         ArgumentNullException.ThrowIfNull(request);
         request.Training.Validate();
         var tokenizer = LoadTokenizer(request.ModelPath, request.TokenizerPath);
-        PromptTemplate.Resolve(request.Training.Template);
+        PromptTemplate.Resolve(request.Training.Template, tokenizer);
         var train = ReadAll(request, log);
         var validation = request.ValidationDataPath is null ? null
             : DatasetReader.Read(request.ValidationDataPath, train.Format == DataFormat.Text ? DataFormat.Text : request.Format);

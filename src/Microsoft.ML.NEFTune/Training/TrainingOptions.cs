@@ -10,8 +10,11 @@ public sealed record TrainingOptions
     /// <summary>NEFTune noise; <c>Alpha = 0</c> is plain fine-tuning. Default alpha 5, per-sequence, uniform.</summary>
     public NeftuneOptions Noise { get; init; } = new();
 
-    /// <summary>Template name (<c>alpaca</c>, <c>llama2-chat</c>, <c>chatml</c>, <c>vicuna</c>) or a template file. Default alpaca.</summary>
-    public string Template { get; init; } = "alpaca";
+    /// <summary>
+    /// Template name: <c>model</c> (the model's own chat template, with the loss on assistant turns; <c>alpaca</c> when
+    /// it has none), <c>alpaca</c>, <c>llama2-chat</c>, <c>chatml</c>, <c>vicuna</c>; or a template file. Default model.
+    /// </summary>
+    public string Template { get; init; } = "model";
 
     /// <summary>Tokens per example (prompt + response, BOS and EOS included); longer examples are truncated or dropped. Default 512.</summary>
     public int MaxLength { get; init; } = 512;
