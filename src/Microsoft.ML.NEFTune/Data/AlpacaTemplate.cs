@@ -2,7 +2,8 @@ namespace Microsoft.ML.NEFTune.Data;
 
 /// <summary>
 /// The Stanford Alpaca prompt, exactly as in the Alpaca and NEFTune training code: the prompt ends with
-/// <c>### Response:</c> and the output follows directly, then the end-of-sequence token. A conversation renders
+/// <c>### Response:</c> and the output follows directly, then the end-of-sequence token. For generation the prompt ends
+/// with a newline after <c>### Response:</c>, as in the NEFTune evaluation code. A conversation renders
 /// its first turn with the no-input prompt (a system message replaces the preamble) and each further turn as
 /// <c>\n\n### Instruction:\n{user}\n\n### Response:</c>.
 /// </summary>
@@ -27,6 +28,13 @@ public sealed class AlpacaTemplate : PromptTemplate
     /// <inheritdoc/>
     public override string Name => TemplateName;
 
+    /// <summary>
+    /// A generation prompt ends <c>### Response:\n</c>, as the NEFTune authors' evaluation prompt does (their Alpaca
+    /// conversation template puts a newline after each role), while their training prompt ends <c>### Response:</c>
+    /// with the output right after it; both are followed here.
+    /// </summary>
+    protected override string GenerationPromptSuffix => "\n";
+
     /// <inheritdoc/>
     public override IReadOnlyList<TemplateSegment> Render(InstructionExample example)
     {
@@ -38,7 +46,7 @@ public sealed class AlpacaTemplate : PromptTemplate
                 ? Fill(PromptInput, example.Instruction!, example.Input)
                 : Fill(PromptNoInput, example.Instruction!, "");
             segments.Add(new TemplateSegment(prompt, false));
-            if (example.Output!.Length > 0) AddResponse(segments, example.Output);
+            if (example.HasResponse) AddResponse(segments, example.Output!);   // an empty response trains EOS alone
             return segments;
         }
 

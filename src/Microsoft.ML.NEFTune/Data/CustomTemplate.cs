@@ -90,7 +90,7 @@ public sealed class CustomTemplate : PromptTemplate
         if (!example.IsConversation)
         {
             var chosen = example.Input!.Length == 0 && noInputParts is not null ? noInputParts : parts;
-            AddExchange(segments, chosen, "", example.Instruction!, example.Input!, example.Output!);
+            AddExchange(segments, chosen, "", example.Instruction!, example.Input!, example.Output!, example.HasResponse);
             return segments;
         }
         var conversation = Conversation.From(example);
@@ -98,18 +98,18 @@ public sealed class CustomTemplate : PromptTemplate
         {
             var (user, assistant) = conversation.Turns[i];
             var head = i == 0 && conversation.System is not null ? conversation.System + "\n\n" : "";
-            AddExchange(segments, noInputParts ?? parts, head, user, "", assistant ?? "");
+            AddExchange(segments, noInputParts ?? parts, head, user, "", assistant ?? "", assistant is not null);
         }
         return segments;
     }
 
-    private static void AddExchange(List<TemplateSegment> segments, Part[] template, string head, string instruction, string input, string output)
+    private static void AddExchange(List<TemplateSegment> segments, Part[] template, string head, string instruction, string input, string output, bool hasResponse)
     {
         var prompt = new StringBuilder(head);
         int i = 0;
         for (; template[i].Kind != PartKind.Output; i++) prompt.Append(Fill(template[i], instruction, input));
         segments.Add(new TemplateSegment(prompt.ToString(), false));
-        if (output.Length == 0) return;
+        if (!hasResponse) return;
         var target = new StringBuilder(output);
         for (i++; i < template.Length; i++) target.Append(Fill(template[i], instruction, input));
         segments.Add(new TemplateSegment(target.ToString(), true));

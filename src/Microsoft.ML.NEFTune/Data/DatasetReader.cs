@@ -4,7 +4,8 @@ namespace Microsoft.ML.NEFTune.Data;
 
 /// <summary>
 /// Reads instruction data (JSON array, JSON lines) and plain text (<c>.txt</c>, one document per line) into a
-/// <see cref="Dataset"/>. Records that are well-formed but unusable (an empty instruction, response or text, a
+/// <see cref="Dataset"/>. A record whose output is empty is kept and trained on the end-of-sequence token alone, as
+/// the NEFTune and Alpaca training code does. Records that are well-formed but unusable (an empty instruction or text, a
 /// conversation without an assistant turn, turns out of order) are skipped and listed in
 /// <see cref="Dataset.Skipped"/>; malformed input throws <see cref="DataFormatException"/>, and so does a file
 /// without a single usable record.
@@ -96,8 +97,8 @@ public static class DatasetReader
         var input = OptionalString(record, names.Input, context) ?? "";
         var output = RequiredString(record, names.Output, context);
         if (string.IsNullOrWhiteSpace(instruction)) return $"empty instruction ('{names.Instruction}')";
-        if (string.IsNullOrWhiteSpace(output)) return $"empty response ('{names.Output}')";
-        examples.Add(InstructionExample.FromInstruction(instruction, input, output));
+        // An empty output is kept and trained on EOS alone, as the NEFTune and Alpaca training code does.
+        examples.Add(output.Length == 0 ? InstructionExample.WithEmptyResponse(instruction, input) : InstructionExample.FromInstruction(instruction, input, output));
         return null;
     }
 

@@ -7,12 +7,15 @@ namespace Microsoft.ML.NEFTune.Data;
 /// </summary>
 public sealed class InstructionExample
 {
-    private InstructionExample(string? instruction, string? input, string? output, IReadOnlyList<ChatMessage>? messages)
+    private readonly bool emptyResponse;
+
+    private InstructionExample(string? instruction, string? input, string? output, IReadOnlyList<ChatMessage>? messages, bool emptyResponse = false)
     {
         Instruction = instruction;
         Input = input;
         Output = output;
         Messages = messages;
+        this.emptyResponse = emptyResponse;
     }
 
     /// <summary>An Alpaca-style example. A null or empty <paramref name="input"/> selects the no-input prompt.</summary>
@@ -20,6 +23,16 @@ public sealed class InstructionExample
     {
         ArgumentNullException.ThrowIfNull(instruction);
         return new InstructionExample(instruction, input ?? "", output ?? "", null);
+    }
+
+    /// <summary>
+    /// An Alpaca-style example whose response is empty: it is trained on the end-of-sequence token alone, as the NEFTune
+    /// and Stanford Alpaca training code does with a record whose output is "" (the target is <c>output + eos</c>).
+    /// </summary>
+    public static InstructionExample WithEmptyResponse(string instruction, string? input = null)
+    {
+        ArgumentNullException.ThrowIfNull(instruction);
+        return new InstructionExample(instruction, input ?? "", "", null, emptyResponse: true);
     }
 
     /// <summary>
@@ -50,18 +63,21 @@ public sealed class InstructionExample
     /// <summary>The turns; null for an Alpaca-style example.</summary>
     public IReadOnlyList<ChatMessage>? Messages { get; }
 
-    /// <summary>True when there is something to learn: a non-empty output, or at least one assistant turn.</summary>
-    public bool HasResponse => Messages is null ? Output!.Length > 0 : Messages.Any(m => m.Role == ChatRole.Assistant);
+    /// <summary>
+    /// True when there is something to learn: a non-empty output, an empty one made with <see cref="WithEmptyResponse"/>
+    /// (trained on EOS alone), or at least one assistant turn.
+    /// </summary>
+    public bool HasResponse => Messages is null ? Output!.Length > 0 || emptyResponse : Messages.Any(m => m.Role == ChatRole.Assistant);
 
     /// <summary>
     /// The example as turns. An Alpaca-style example becomes a user turn (the instruction, then a blank line and the
-    /// input when there is one) and, when the output is not empty, an assistant turn.
+    /// input when there is one) and, when it has a response (<see cref="HasResponse"/>), an assistant turn.
     /// </summary>
     public IReadOnlyList<ChatMessage> ToMessages()
     {
         if (Messages is not null) return Messages;
         var user = Input!.Length == 0 ? Instruction! : Instruction + "\n\n" + Input;
-        return Output!.Length == 0
+        return !HasResponse
             ? new[] { new ChatMessage(ChatRole.User, user) }
             : new[] { new ChatMessage(ChatRole.User, user), new ChatMessage(ChatRole.Assistant, Output) };
     }
@@ -69,7 +85,7 @@ public sealed class InstructionExample
     /// <summary>The example without its final response: the prompt a model answers at generation time.</summary>
     public InstructionExample WithoutFinalResponse()
     {
-        if (Messages is null) return Output!.Length == 0 ? this : new InstructionExample(Instruction, Input, "", null);
+        if (Messages is null) return !HasResponse ? this : new InstructionExample(Instruction, Input, "", null);
         return Messages.Count > 0 && Messages[^1].Role == ChatRole.Assistant
             ? new InstructionExample(null, null, null, Messages.Take(Messages.Count - 1).ToArray())
             : this;

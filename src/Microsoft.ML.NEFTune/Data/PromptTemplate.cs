@@ -46,8 +46,15 @@ public abstract class PromptTemplate
         ArgumentNullException.ThrowIfNull(example);
         var segments = Render(example.WithoutFinalResponse()).ToList();
         while (segments.Count > 0 && segments[^1].IsTarget) segments.RemoveAt(segments.Count - 1);
+        if (GenerationPromptSuffix.Length > 0) segments.Add(new TemplateSegment(GenerationPromptSuffix, false));
         return segments;
     }
+
+    /// <summary>
+    /// Text a generation prompt ends with after the rendered prompt, where training data has none (the response follows
+    /// the prompt directly in training). Default "".
+    /// </summary>
+    protected virtual string GenerationPromptSuffix => "";
 
     /// <summary>
     /// The prompt for generation as text (control tokens inside earlier turns are left out; use

@@ -104,7 +104,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
             catch (DataFormatException e)
             {
                 throw new InvalidOperationException(
-                    $"No training example is left: every row needs a non-empty '{options.InstructionColumnName}' and '{options.ResponseColumnName}', and a prompt shorter than MaxLength ({options.MaxLength}) tokens.", e);
+                    $"No training example is left: every row needs a non-empty '{options.InstructionColumnName}' and a prompt shorter than MaxLength ({options.MaxLength}) tokens.", e);
             }
             Report(channel, "training", data.TrainReport);
             if (data.ValidationReport is { } validationReport) Report(channel, "validation", validationReport);
@@ -178,7 +178,10 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
                 if (instruction.Span.IsWhiteSpace()) { skipped++; continue; }
                 responseGetter(ref response);
                 if (inputGetter is not null) inputGetter(ref context);
-                yield return InstructionPrompts.Example(instruction.ToString(), inputGetter is null ? null : context.ToString(), response.ToString());
+                var input = inputGetter is null ? null : context.ToString();
+                yield return response.Length == 0   // an empty response is trained on EOS alone, as the NEFTune training code does
+                    ? InstructionExample.WithEmptyResponse(instruction.ToString(), input)
+                    : InstructionPrompts.Example(instruction.ToString(), input, response.ToString());
             }
         }
         if (skipped > 0)

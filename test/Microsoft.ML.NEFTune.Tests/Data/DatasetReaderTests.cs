@@ -183,33 +183,33 @@ public class DatasetReaderTests
     }
 
     [Fact]
-    public void EmptyResponsesAreSkippedAndCounted()
+    public void EmptyOutputsAreKeptForTrainingOnEosAndEmptyInstructionsAreSkippedAndCounted()
     {
         using var dir = new TempDirectory();
         var path = DataFiles.Write(dir, "a.jsonl", string.Join('\n',
             "{\"instruction\": \"a\", \"output\": \"b\"}",
-            "{\"instruction\": \"c\", \"output\": \"  \"}",
+            "{\"instruction\": \"c\", \"output\": \"\"}",
             "{\"instruction\": \"\", \"output\": \"d\"}",
             "{\"instruction\": \"e\", \"output\": \"f\"}"));
 
         var data = DatasetReader.Read(path);
 
-        Assert.Equal(new[] { "b", "f" }, data.Examples.Select(e => e.Output));
-        Assert.Equal(new[] { (1, 2), (2, 3) }, data.Skipped.Select(s => (s.RecordIndex, s.Line)));
-        Assert.Contains("empty response", data.Skipped[0].Reason);
-        Assert.Contains("empty instruction", data.Skipped[1].Reason);
+        Assert.Equal(new[] { "b", "", "f" }, data.Examples.Select(e => e.Output));
+        Assert.True(data.Examples[1].HasResponse, "an empty output is a response to train (on EOS alone), as in the NEFTune code");
+        Assert.Equal(new[] { (2, 3) }, data.Skipped.Select(s => (s.RecordIndex, s.Line)));
+        Assert.Contains("empty instruction", data.Skipped[0].Reason);
     }
 
     [Fact]
     public void UnusableRecordsThrowWhenNotSkipped()
     {
         using var dir = new TempDirectory();
-        var path = DataFiles.Write(dir, "a.jsonl", "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"c\", \"output\": \"\"}\n");
+        var path = DataFiles.Write(dir, "a.jsonl", "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \" \", \"output\": \"c\"}\n");
 
         var e = Assert.Throws<DataFormatException>(() => DatasetReader.Read(path, skipUnusableRecords: false));
 
         Assert.Equal((1, 2), (e.RecordIndex, e.Line));
-        Assert.Contains("empty response", e.Message);
+        Assert.Contains("empty instruction", e.Message);
     }
 
     [Fact]
@@ -232,12 +232,12 @@ public class DatasetReaderTests
     public void FileWithoutUsableRecordsIsAnError()
     {
         using var dir = new TempDirectory();
-        var path = DataFiles.Write(dir, "a.json", "[{\"instruction\": \"a\", \"output\": \"\"}]");
+        var path = DataFiles.Write(dir, "a.json", "[{\"instruction\": \"\", \"output\": \"a\"}]");
 
         var e = Assert.Throws<DataFormatException>(() => DatasetReader.Read(path));
 
         Assert.Contains("no usable records", e.Message);
-        Assert.Contains("empty response", e.Message);
+        Assert.Contains("empty instruction", e.Message);
     }
 
     [Theory]

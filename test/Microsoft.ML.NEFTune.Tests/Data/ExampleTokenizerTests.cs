@@ -12,6 +12,10 @@ public class ExampleTokenizerTests
     private static ExampleTokenizer Chars(PromptTemplate? template = null, ExampleTokenizerOptions? options = null, bool addBos = true)
         => new(new CharTokenizer(addBos), template ?? Alpaca, options);
 
+    /// <summary>The text training puts before the response (the generation prompt adds a newline to it).</summary>
+    private static string TrainingPrompt(InstructionExample example) =>
+        string.Concat(Alpaca.Render(example.WithoutFinalResponse()).Where(s => !s.IsTarget).Select(s => s.Text));
+
     private static InstructionExample Chat(params (ChatRole Role, string Content)[] turns)
         => InstructionExample.FromMessages(turns.Select(t => new ChatMessage(t.Role, t.Content)));
 
@@ -43,7 +47,7 @@ public class ExampleTokenizerTests
     public void LabelsMaskExactlyThePromptAndTrainTheOutputAndEos()
     {
         var example = InstructionExample.FromInstruction("Say hi.", "", "Hi!");
-        var prompt = Alpaca.RenderPrompt(example);
+        var prompt = TrainingPrompt(example);
 
         var (ids, labels) = Chars().Encode(example);
 
@@ -52,11 +56,25 @@ public class ExampleTokenizerTests
     }
 
     [Fact]
+    public void AnEmptyOutputIsTrainedOnEosAloneLikeTheAuthors()
+    {
+        var example = InstructionExample.WithEmptyResponse("Say nothing.");
+        var prompt = TrainingPrompt(InstructionExample.FromInstruction("Say nothing."));
+
+        var (ids, labels) = Chars().Encode(example);
+
+        Assert.Equal(new[] { 1 }.Concat(CharTokenizer.Ids(prompt)).Append(2), ids);
+        Assert.Equal(Enumerable.Repeat(Ignore, 1 + prompt.Length).Append(2), labels);
+        var prompt64 = Chars().Tokenize(new[] { InstructionExample.FromInstruction("Say nothing.") });
+        Assert.Empty(prompt64.Examples);                        // a prompt without any response is still not a training example
+    }
+
+    [Fact]
     public void MasksTheEncodedPromptLengthOfTheEncodedWholeLikeTheAuthors()
     {
         var tokenizer = new WordTokenizer();
         var example = InstructionExample.FromInstruction("Say hi.", "", "Hello world");
-        var prompt = Alpaca.RenderPrompt(example);   // ends "### Response:", which merges with "Hello"
+        var prompt = TrainingPrompt(example);   // ends "### Response:", which merges with "Hello"
 
         var (ids, labels) = new ExampleTokenizer(tokenizer, Alpaca).Encode(example);
 
@@ -73,7 +91,7 @@ public class ExampleTokenizerTests
 
         var (ids, _) = Chars(addBos: false).Encode(example);
 
-        Assert.Equal(CharTokenizer.Ids(Alpaca.RenderPrompt(example) + "Hi!").Append(2), ids);
+        Assert.Equal(CharTokenizer.Ids(TrainingPrompt(example) + "Hi!").Append(2), ids);
     }
 
     [Fact]
@@ -120,7 +138,7 @@ public class ExampleTokenizerTests
     public void TruncationCutsTheEndAndCountsTheLostResponseTokens()
     {
         var example = InstructionExample.FromInstruction("Say hi.", "", "Hello there!");
-        int promptTokens = 1 + Alpaca.RenderPrompt(example).Length;
+        int promptTokens = 1 + TrainingPrompt(example).Length;
         var tokenizer = Chars(options: new ExampleTokenizerOptions { MaxLength = promptTokens + 5 });
 
         var result = tokenizer.Tokenize(new[] { example });
@@ -168,8 +186,8 @@ public class ExampleTokenizerTests
 
         var result = tokenizer.Tokenize(examples);
 
-        int tooLong = examples.Count(e => 2 + Alpaca.RenderPrompt(e).Length + e.Output!.Length > 512);
-        int promptTooLong = examples.Count(e => 1 + Alpaca.RenderPrompt(e).Length >= 512);
+        int tooLong = examples.Count(e => 2 + TrainingPrompt(e).Length + e.Output!.Length > 512);
+        int promptTooLong = examples.Count(e => 1 + TrainingPrompt(e).Length >= 512);
         Assert.Equal(999, result.Report.Kept + result.Report.Dropped);
         Assert.Equal(tooLong - promptTooLong, result.Report.Truncated);
         Assert.Equal(promptTooLong, result.Report.Dropped);

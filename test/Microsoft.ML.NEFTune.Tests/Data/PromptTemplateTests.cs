@@ -17,7 +17,7 @@ public class PromptTemplateTests
 
         Assert.Equal(
             "Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd the numbers.\n\n### Input:\n1 and 2\n\n### Response:",
-            Alpaca.RenderPrompt(example));
+            Alpaca.Render(example)[0].Text);
     }
 
     [Fact]
@@ -27,7 +27,17 @@ public class PromptTemplateTests
 
         Assert.Equal(
             "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nSay hi.\n\n### Response:",
-            Alpaca.RenderPrompt(example));
+            Alpaca.Render(example)[0].Text);
+    }
+
+    [Fact]
+    public void AlpacaGenerationPromptIsTheAuthorsEvaluationPromptWithItsTrailingNewline()
+    {
+        // NEFTune's eval_generate.py renders the alpaca conversation template: system, "\n\n", "### Instruction:\n" + instruction,
+        // "\n\n", then "### Response:\n" for the empty answer.
+        Assert.Equal(
+            "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nSay hi.\n\n### Response:\n",
+            Alpaca.RenderPrompt(InstructionExample.FromInstruction("Say hi.")));
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public class DataErrorTests(ITestOutputHelper output)
         { "missing.jsonl", "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"c\"}\n", new[] { "missing.jsonl:2:1", "record 1", "field 'output' is missing" } },
         { "not-object.jsonl", "{\"instruction\": \"a\", \"output\": \"b\"}\n[\"c\", \"d\"]\n", new[] { "not-object.jsonl:2:1", "record 1", "expected an object" } },
         { "surrogate.json", "[{\"instruction\": \"a\", \"output\": \"b\"}, {\"instruction\": \"\\ud800\", \"output\": \"d\"}]", new[] { "surrogate.json:1:", "record 1", "not valid UTF-16" } },
-        { "no-usable.json", "[{\"instruction\": \"a\", \"output\": \"\"}, {\"instruction\": \" \", \"output\": \"b\"}]", new[] { "no-usable.json", "no usable records: 2 read, 2 skipped", "record 0 (line 1)" } },
+        { "no-usable.json", "[{\"instruction\": \"\", \"output\": \"a\"}, {\"instruction\": \" \", \"output\": \"b\"}]", new[] { "no-usable.json", "no usable records: 2 read, 2 skipped", "record 0 (line 1)" } },
         { "empty.json", "   \n", new[] { "empty.json:1:1", "the file is empty" } },
         { "undetectable.json", "[{\"question\": \"a\", \"answer\": \"b\"}]", new[] { "undetectable.json:1:", "record 0", "cannot detect the data format", "question, answer" } },
     };
