@@ -41,7 +41,7 @@ public static class CompareCommand
         var prefixWords = new Option<int?>("--diversity-prefix-words") { Description = "Score diversity on each response's first N words, leaving out shorter ones (the paper uses 50 for Alpaca). Default: whole responses.", HelpName = "N" }.Positive();
         var keepCheckpoints = new Option<bool>("--keep-checkpoints") { Description = "Keep each finished run's checkpoint folders (by default they are deleted once the run's result is written; its final model and best-model/ stay)." };
 
-        var excluded = new Option[] { o.NoiseAlpha, o.Seed, o.Resume, o.Metrics, o.SamplePrompts, o.Plot };
+        var excluded = new Option[] { o.NoiseAlpha, o.Seed, o.Resume, o.Metrics, o.SamplePrompts, o.Plot, o.PrintSettings };
         var command = new Command("compare", "Run the same fine-tuning for each noise alpha and seed, then write a table (mean ± std over seeds) and a plot. Resumable: run it again to continue.");
         command.Options.Add(alphas);
         command.Options.Add(seeds);

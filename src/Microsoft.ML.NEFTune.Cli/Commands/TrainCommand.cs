@@ -26,6 +26,11 @@ public static class TrainCommand
     private static int Run(CliContext context, TrainOptions o, ParseResult r)
     {
         var request = o.Request(r);
+        if (r.GetValue(o.PrintSettings))
+        {
+            context.Out.WriteLine(request.Training.ToJson());
+            return ExitCodes.Success;
+        }
         var plot = r.GetValue(o.Plot);
         if (plot is not null) PlotCommand.RequireImagePath(plot, "--plot");
         var inv = CultureInfo.InvariantCulture;

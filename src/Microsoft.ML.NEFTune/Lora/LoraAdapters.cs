@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Modeling;
@@ -47,7 +46,7 @@ public static class LoraAdapters
                 replacement = new LoraLinear(replacement, options.Rank, options.Alpha, options.Dropout, init, dropout);
             if (ReferenceEquals(replacement, module)) continue;
             replacement.train(model.training);
-            SetSlot(parent, name, module, replacement);
+            ModuleReplacement.Replace(parent, name, module, replacement);
             if (replacement is QuantizedLinear || (replacement is LoraLinear l && l.BaseLayer is QuantizedLinear)) module.Dispose();
         }
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
@@ -108,7 +107,7 @@ public static class LoraAdapters
             }
             weight.Dispose();
             linear.train(model.training);
-            SetSlot(parent, name, module, linear);
+            ModuleReplacement.Replace(parent, name, module, linear);
             module.Dispose();
         }
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = true;
@@ -247,7 +246,7 @@ public static class LoraAdapters
             };
             if (replacement is null) continue;
             replacement.train(target.training);
-            SetSlot(target.GetSubmoduleParent(path), name, module, replacement);
+            ModuleReplacement.Replace(target.GetSubmoduleParent(path), name, module, replacement);
             if (original is QuantizedLinear or LoraLinear { BaseLayer: QuantizedLinear }) module.Dispose();
         }
         var sourceGrad = source.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
@@ -281,23 +280,5 @@ public static class LoraAdapters
                     list.Add(($"{parentPath}.{name}", parent, name, projection));
         }
         return list;
-    }
-
-    /// <summary>Points the parent's field and its submodule registry entry at <paramref name="replacement"/>.</summary>
-    private static void SetSlot(nn.Module parent, string name, nn.Module current, nn.Module<Tensor, Tensor> replacement)
-    {
-        var field = FieldsOf(parent.GetType()).FirstOrDefault(f => ReferenceEquals(f.GetValue(parent), current))
-            ?? throw new InvalidOperationException($"No field of {parent.GetType().Name} holds '{name}'.");
-        if (!field.FieldType.IsAssignableFrom(replacement.GetType()))
-            throw new InvalidOperationException($"{parent.GetType().Name}.{field.Name} is typed {field.FieldType.Name} and cannot hold a {replacement.GetType().Name}.");
-        field.SetValue(parent, replacement);
-        SubmoduleSlot.Replace(parent, name, replacement);
-    }
-
-    private static IEnumerable<FieldInfo> FieldsOf(Type? type)
-    {
-        for (; type is not null && type != typeof(object); type = type.BaseType)
-            foreach (var f in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
-                yield return f;
     }
 }

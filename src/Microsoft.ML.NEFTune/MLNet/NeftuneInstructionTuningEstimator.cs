@@ -18,7 +18,7 @@ namespace Microsoft.ML.NEFTune;
 /// noise added to the token embeddings (loss on the response only), and returns a
 /// <see cref="NeftuneInstructionTuningTransformer"/> that generates responses without noise.</para>
 /// <para>Progress goes to the <see cref="MLContext.Log"/> event and to <see cref="NeftuneInstructionTuningOptions.Progress"/>;
-/// the context's seed is used when <see cref="NeftuneInstructionTuningOptions.Seed"/> is null; both the context's cancellation
+/// the run is seeded by <see cref="NeftuneInstructionTuningOptions.Seed"/> (default 42, the rule of every front end); both the context's cancellation
 /// (<c>MLContext.CancelExecution</c>) and the token given to <see cref="Fit(IDataView, CancellationToken)"/> are checked on
 /// the training thread before and after every optimizer step, so training stops within one step with an
 /// <see cref="OperationCanceledException"/> that gives the number of steps done. The device follows
@@ -86,8 +86,8 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         var device = MLContextDevice.Resolve(mlContext, options.Device, channel);
         var modelPath = Hub.HuggingFaceHub.ResolveModelPath(options.ModelPath!);   // a Hub id comes from the Hugging Face cache
 
-        long seed = options.Seed ?? host.Rand.Next();
-        var training = options.ToTrainingOptions(seed) with { Device = device };
+        var training = options.ToTrainingOptions() with { Device = device };
+        long seed = training.Seed;
         var tokenizer = FineTuning.LoadTokenizer(modelPath, options.TokenizerPath);
         var tokenizerFiles = ReadTokenizerFiles(tokenizer);
         var template = InstructionPrompts.Resolve(options.PromptTemplate);

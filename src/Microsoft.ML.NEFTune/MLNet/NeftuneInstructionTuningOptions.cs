@@ -9,9 +9,16 @@ namespace Microsoft.ML.NEFTune;
 
 /// <summary>
 /// Settings of <see cref="NeftuneCatalog.InstructionTuning(NeftuneInstructionTuningOptions)"/>: which columns hold the
-/// instruction data, which base model to tune, the NEFTune noise, the trainer and the decoding used by
-/// <see cref="NeftuneInstructionTuningTransformer.Transform(IDataView)"/>.
+/// instruction data, which base model to tune, and the run's <see cref="Training"/> settings — template, noise,
+/// trainer and the decoding used by <see cref="NeftuneInstructionTuningTransformer.Transform(IDataView)"/>.
 /// </summary>
+/// <remarks>
+/// The trainer, noise and decoding properties are views of <see cref="Training"/>, the <see cref="TrainingOptions"/>
+/// that the <c>neftune train</c> command and the library use too, so their defaults are the documented defaults of
+/// <see cref="TrainingOptions"/> (alpha 5, uniform, per-sequence; seed 42; no length grouping; greedy decoding with a
+/// repetition penalty of 1.2). Assign <see cref="Training"/> to start from a preset such as
+/// <see cref="TrainingOptions.PaperRecipe"/>.
+/// </remarks>
 /// <example>
 /// <code>
 /// var options = new NeftuneInstructionTuningOptions
@@ -37,6 +44,18 @@ public sealed class NeftuneInstructionTuningOptions
 
     /// <summary>Default name of the generated column: <c>Generated</c>.</summary>
     public const string DefaultOutputColumnName = "Generated";
+
+    private TrainingOptions training = new();
+
+    /// <summary>
+    /// The run's settings, shared with the CLI and the library: the properties below from <see cref="PromptTemplate"/>
+    /// to <see cref="GenerationSeed"/> read and write it. <see cref="TrainingOptions.Seed"/> is used as given. Default: <c>new TrainingOptions()</c>.
+    /// </summary>
+    public TrainingOptions Training
+    {
+        get => training;
+        set => training = value ?? throw new ArgumentNullException(nameof(value));
+    }
 
     // ---- Model and data ----
 
@@ -70,16 +89,16 @@ public sealed class NeftuneInstructionTuningOptions
     /// <c>### Input:</c> / <c>### Response:</c> layout, as in the NEFTune paper), <c>llama2-chat</c>, <c>chatml</c>,
     /// <c>vicuna</c>, or the path of a custom template file (its text is kept in saved models). Default <c>alpaca</c>.
     /// </summary>
-    public string PromptTemplate { get; set; } = "alpaca";
+    public string PromptTemplate { get => training.Template; set => training = training with { Template = value }; }
 
     /// <summary>Maximum tokens of one training example (prompt plus response, BOS and EOS included). Range: ≥ 8. Default 512.</summary>
-    public int MaxLength { get; set; } = 512;
+    public int MaxLength { get => training.MaxLength; set => training = training with { MaxLength = value }; }
 
     /// <summary>What happens to examples longer than <see cref="MaxLength"/>. Default <see cref="TruncationMode.TruncateResponse"/> (cut the response's end).</summary>
-    public TruncationMode Truncation { get; set; } = TruncationMode.TruncateResponse;
+    public TruncationMode Truncation { get => training.Truncation; set => training = training with { Truncation = value }; }
 
     /// <summary>Take the loss on prompt tokens too. Default false: only responses are learned, as in the paper.</summary>
-    public bool TrainOnPrompt { get; set; }
+    public bool TrainOnPrompt { get => training.TrainOnPrompt; set => training = training with { TrainOnPrompt = value }; }
 
     /// <summary>Optional validation data with the same columns, evaluated with noise off. Default null.</summary>
     public IDataView? ValidationSet { get; set; }
@@ -88,117 +107,117 @@ public sealed class NeftuneInstructionTuningOptions
     /// When <see cref="ValidationSet"/> is null, the fraction of the training rows held out (seeded) for validation;
     /// 0 = no validation. Range: [0, 1). Default 0.
     /// </summary>
-    public double ValidationFraction { get; set; }
+    public double ValidationFraction { get => training.ValidationFraction; set => training = training with { ValidationFraction = value }; }
 
     // ---- NEFTune noise ----
 
     /// <summary>NEFTune noise scale alpha; the paper uses 5, 10 and 15; 0 = plain fine-tuning. Range: ≥ 0. Default 5.</summary>
-    public double NoiseAlpha { get; set; } = 5;
+    public double NoiseAlpha { get => training.Noise.Alpha; set => training = training with { Noise = training.Noise with { Alpha = value } }; }
 
     /// <summary>Which sequence length enters <c>alpha / sqrt(L·d)</c>. Default <see cref="NeftuneScaling.PerSequence"/>.</summary>
-    public NeftuneScaling NoiseScaling { get; set; } = NeftuneScaling.PerSequence;
+    public NeftuneScaling NoiseScaling { get => training.Noise.Scaling; set => training = training with { Noise = training.Noise with { Scaling = value } }; }
 
     /// <summary>Noise distribution. Default <see cref="NeftuneDistribution.Uniform"/> (the paper's method).</summary>
-    public NeftuneDistribution NoiseDistribution { get; set; } = NeftuneDistribution.Uniform;
+    public NeftuneDistribution NoiseDistribution { get => training.Noise.Distribution; set => training = training with { Noise = training.Noise with { Distribution = value } }; }
 
     // ---- Trainer ----
 
     /// <summary>Peak learning rate. Range: &gt; 0. Default 5e-5.</summary>
-    public double LearningRate { get; set; } = 5e-5;
+    public double LearningRate { get => training.LearningRate; set => training = training with { LearningRate = value }; }
 
     /// <summary>Decoupled (AdamW) weight decay; norms and biases are excluded. Range: ≥ 0. Default 0.</summary>
-    public double WeightDecay { get; set; }
+    public double WeightDecay { get => training.WeightDecay; set => training = training with { WeightDecay = value }; }
 
     /// <summary>AdamW beta1. Range: [0, 1). Default 0.9.</summary>
-    public double AdamBeta1 { get; set; } = 0.9;
+    public double AdamBeta1 { get => training.AdamBeta1; set => training = training with { AdamBeta1 = value }; }
 
     /// <summary>AdamW beta2. Range: [0, 1). Default 0.999.</summary>
-    public double AdamBeta2 { get; set; } = 0.999;
+    public double AdamBeta2 { get => training.AdamBeta2; set => training = training with { AdamBeta2 = value }; }
 
     /// <summary>AdamW epsilon. Range: &gt; 0. Default 1e-8.</summary>
-    public double AdamEpsilon { get; set; } = 1e-8;
+    public double AdamEpsilon { get => training.AdamEpsilon; set => training = training with { AdamEpsilon = value }; }
 
     /// <summary>Learning-rate shape after warmup. Default <see cref="LearningRateSchedule.Cosine"/>.</summary>
-    public LearningRateSchedule LearningRateSchedule { get; set; } = LearningRateSchedule.Cosine;
+    public LearningRateSchedule LearningRateSchedule { get => training.Scheduler; set => training = training with { Scheduler = value }; }
 
     /// <summary>Fraction of the optimizer steps spent warming up linearly. Range: [0, 1]. Default 0.03.</summary>
-    public double WarmupRatio { get; set; } = 0.03;
+    public double WarmupRatio { get => training.WarmupRatio; set => training = training with { WarmupRatio = value }; }
 
     /// <summary>Passes over the training data. Range: ≥ 1. Default 3.</summary>
-    public int NumberOfEpochs { get; set; } = 3;
+    public int NumberOfEpochs { get => training.Epochs; set => training = training with { Epochs = value }; }
 
     /// <summary>If set, training stops after this many optimizer steps (overrides <see cref="NumberOfEpochs"/>). Range: ≥ 1. Default null.</summary>
-    public int? MaxSteps { get; set; }
+    public int? MaxSteps { get => training.MaxSteps; set => training = training with { MaxSteps = value }; }
 
     /// <summary>Sequences per micro-batch. Range: ≥ 1. Default 8.</summary>
-    public int BatchSize { get; set; } = 8;
+    public int BatchSize { get => training.BatchSize; set => training = training with { BatchSize = value }; }
 
     /// <summary>Micro-batches per optimizer step. Range: ≥ 1. Default 1.</summary>
-    public int GradientAccumulationSteps { get; set; } = 1;
+    public int GradientAccumulationSteps { get => training.GradientAccumulationSteps; set => training = training with { GradientAccumulationSteps = value }; }
 
     /// <summary>Clip the global gradient norm to this value; 0 = off. Range: ≥ 0. Default 1.</summary>
-    public double MaxGradNorm { get; set; } = 1.0;
+    public double MaxGradNorm { get => training.MaxGradNorm; set => training = training with { MaxGradNorm = value }; }
 
     /// <summary>
     /// Run forward and backward in bfloat16 over float32 master weights. Default false. Only on CPUs with fast
     /// bfloat16 products (avx512_bf16/amx_bf16); elsewhere training computes in float32.
     /// </summary>
-    public bool BFloat16 { get; set; }
+    public bool BFloat16 { get => training.BFloat16; set => training = training with { BFloat16 = value }; }
 
     /// <summary>
     /// Recompute each decoder layer during backward instead of keeping its activations (activation checkpointing):
     /// less memory for long sequences and large models, about a third more compute, the same gradients. Default false.
     /// </summary>
-    public bool GradientCheckpointing { get; set; }
+    public bool GradientCheckpointing { get => training.GradientCheckpointing; set => training = training with { GradientCheckpointing = value }; }
 
     /// <summary>
     /// Refuse full fine-tuning up front, with the estimate in the message, when weights, gradients, AdamW state and
     /// activations would not fit in the memory the machine has available. Default true.
     /// </summary>
-    public bool CheckMemory { get; set; } = true;
+    public bool CheckMemory { get => training.CheckMemory; set => training = training with { CheckMemory = value }; }
 
     /// <summary>
     /// Train LoRA adapters over a frozen (optionally int8/NF4-quantized) base instead of the full model; null = full
     /// fine-tuning. The adapters are merged into the model the transformer generates with; with an
     /// <see cref="OutputDirectory"/> the adapter is also saved there in the PEFT layout. Default null.
     /// </summary>
-    public LoraOptions? Lora { get; set; }
+    public LoraOptions? Lora { get => training.Lora; set => training = training with { Lora = value }; }
 
     /// <summary>Evaluate every N optimizer steps (and at the end); 0 = at the end of each epoch. Range: ≥ 0. Default 0.</summary>
-    public int EvalSteps { get; set; }
+    public int EvalSteps { get => training.EvalSteps; set => training = training with { EvalSteps = value }; }
 
     /// <summary>Write a checkpoint every N optimizer steps when <see cref="OutputDirectory"/> is set; 0 = only at the end. Range: ≥ 0. Default 0.</summary>
-    public int SaveSteps { get; set; }
+    public int SaveSteps { get => training.SaveSteps; set => training = training with { SaveSteps = value }; }
 
     /// <summary>How many checkpoints to keep (newest first); 0 = all. Range: ≥ 0. Default 2.</summary>
-    public int SaveTotalLimit { get; set; } = 2;
+    public int SaveTotalLimit { get => training.SaveTotalLimit; set => training = training with { SaveTotalLimit = value }; }
 
     /// <summary>Log a progress line every N optimizer steps. Range: ≥ 1. Default 1.</summary>
-    public int LoggingSteps { get; set; } = 1;
+    public int LoggingSteps { get => training.LoggingSteps; set => training = training with { LoggingSteps = value }; }
 
     /// <summary>Stop after this many evaluations without a lower validation loss; 0 = never. Range: ≥ 0. Default 0.</summary>
-    public int EarlyStoppingPatience { get; set; }
+    public int EarlyStoppingPatience { get => training.EarlyStoppingPatience; set => training = training with { EarlyStoppingPatience = value }; }
 
     /// <summary>Training examples (a fixed seeded sample) whose noise-off loss is measured at each evaluation; 0 = none. Range: ≥ 0. Default 64.</summary>
-    public int NoiseOffTrainSampleSize { get; set; } = 64;
+    public int NoiseOffTrainSampleSize { get => training.NoiseOffTrainSampleSize; set => training = training with { NoiseOffTrainSampleSize = value }; }
 
     /// <summary>
     /// Pack several short examples into rows of up to this many tokens (attention and positions stay inside each
     /// example); null = one example per row. Range: ≥ 2. Default null.
     /// </summary>
-    public int? PackingLength { get; set; }
+    public int? PackingLength { get => training.PackingLength; set => training = training with { PackingLength = value }; }
 
-    /// <summary>Sort examples by length within mega-batches to cut padding. Default true.</summary>
-    public bool GroupByLength { get; set; } = true;
+    /// <summary>Sort examples by length within mega-batches to cut padding (changes the batches, unlike the paper's runs). Default false.</summary>
+    public bool GroupByLength { get => training.GroupByLength; set => training = training with { GroupByLength = value }; }
 
-    /// <summary>Seed of data order, noise and the validation split; null = drawn from the <see cref="MLContext"/> (reproducible when it has a seed). Default null.</summary>
-    public int? Seed { get; set; }
+    /// <summary>Seed of data order, noise, initialisation and the validation split (the <see cref="MLContext"/>'s random source is not used). Default 42.</summary>
+    public long Seed { get => training.Seed; set => training = training with { Seed = value }; }
 
     /// <summary>Folder for checkpoints, metrics and the final Hugging Face model; null = keep everything in memory. Default null.</summary>
-    public string? OutputDirectory { get; set; }
+    public string? OutputDirectory { get => training.OutputDirectory; set => training = training with { OutputDirectory = value }; }
 
     /// <summary>Metrics file (JSON lines); null = <c>OutputDirectory/metrics.jsonl</c> when there is an output folder. Default null.</summary>
-    public string? MetricsPath { get; set; }
+    public string? MetricsPath { get => training.MetricsPath; set => training = training with { MetricsPath = value }; }
 
     /// <summary>A checkpoint folder (or an output folder, whose newest checkpoint is taken) to resume training from. Default null.</summary>
     public string? ResumeFromCheckpoint { get; set; }
@@ -220,25 +239,25 @@ public sealed class NeftuneInstructionTuningOptions
     // ---- Generation (Transform, PredictionEngine, Generate) ----
 
     /// <summary>Maximum tokens generated per row. Range: ≥ 0. Default 128.</summary>
-    public int MaxNewTokens { get; set; } = 128;
+    public int MaxNewTokens { get => training.Generation.MaxNewTokens; set => training = training with { Generation = training.Generation with { MaxNewTokens = value } }; }
 
     /// <summary>Sampling temperature; 0 = greedy (deterministic). Range: ≥ 0. Default 0.</summary>
-    public double Temperature { get; set; }
+    public double Temperature { get => training.Generation.Temperature; set => training = training with { Generation = training.Generation with { Temperature = value } }; }
 
     /// <summary>When sampling, keep only the K most likely tokens; 0 = off. Range: ≥ 0. Default 0.</summary>
-    public int TopK { get; set; }
+    public int TopK { get => training.Generation.TopK; set => training = training with { Generation = training.Generation with { TopK = value } }; }
 
     /// <summary>When sampling, nucleus threshold; 1 = off. Range: (0, 1]. Default 1.</summary>
-    public double TopP { get; set; } = 1.0;
+    public double TopP { get => training.Generation.TopP; set => training = training with { Generation = training.Generation with { TopP = value } }; }
 
     /// <summary>Repetition penalty over prompt and generated tokens; 1 = off. Range: &gt; 0. Default 1.2 (the NEFTune authors' evaluation setting).</summary>
-    public double RepetitionPenalty { get; set; } = 1.2;
+    public double RepetitionPenalty { get => training.Generation.RepetitionPenalty; set => training = training with { Generation = training.Generation with { RepetitionPenalty = value } }; }
 
     /// <summary>Generation stops at the first of these strings, which is cut off. Default none.</summary>
-    public IReadOnlyList<string> StopStrings { get; set; } = Array.Empty<string>();
+    public IReadOnlyList<string> StopStrings { get => training.Generation.StopStrings; set => training = training with { Generation = training.Generation with { StopStrings = value?.ToArray()! } }; }
 
     /// <summary>Seed of sampling (used when <see cref="Temperature"/> &gt; 0); each row starts from it. Default 0.</summary>
-    public long GenerationSeed { get; set; }
+    public long GenerationSeed { get => training.Generation.Seed; set => training = training with { Generation = training.Generation with { Seed = value } }; }
 
     /// <summary>
     /// Rows generated together when a cursor reads the output column in order. 1 gives exactly the text of
@@ -280,58 +299,21 @@ public sealed class NeftuneInstructionTuningOptions
         Check(GenerationBatchSize >= 1, nameof(GenerationBatchSize), GenerationBatchSize, "must be at least 1");
         Check(StopStrings is not null && StopStrings.All(s => !string.IsNullOrEmpty(s)), nameof(StopStrings), null, "must not be null or hold empty strings");
         if (Device is not null) ComputeDevice.Parse(Device, $"{nameof(NeftuneInstructionTuningOptions)}.{nameof(Device)}");
-        ToTrainingOptions(0).Validate();
+        ToTrainingOptions().Validate();
         ToGenerationOptions().Validate();
     }
 
     internal ExampleTokenizerOptions ToExampleTokenizerOptions() => new() { MaxLength = MaxLength, Truncation = Truncation, TrainOnPrompt = TrainOnPrompt };
 
-    internal TrainingOptions ToTrainingOptions(long seed) => new()
+    /// <summary>
+    /// The settings a fit runs with: <see cref="Training"/>, with the device of <see cref="Device"/> (CPU when null; the
+    /// estimator resolves the context's GPU) and LoRA's base model defaulting to <see cref="ModelPath"/>.
+    /// </summary>
+    internal TrainingOptions ToTrainingOptions()
     {
-        Template = PromptTemplate,
-        MaxLength = MaxLength,
-        Truncation = Truncation,
-        TrainOnPrompt = TrainOnPrompt,
-        ValidationFraction = ValidationFraction,
-        Noise = new NeftuneOptions { Alpha = NoiseAlpha, Scaling = NoiseScaling, Distribution = NoiseDistribution },
-        LearningRate = LearningRate,
-        WeightDecay = WeightDecay,
-        AdamBeta1 = AdamBeta1,
-        AdamBeta2 = AdamBeta2,
-        AdamEpsilon = AdamEpsilon,
-        Scheduler = LearningRateSchedule,
-        WarmupRatio = WarmupRatio,
-        Epochs = NumberOfEpochs,
-        MaxSteps = MaxSteps,
-        BatchSize = BatchSize,
-        GradientAccumulationSteps = GradientAccumulationSteps,
-        MaxGradNorm = MaxGradNorm,
-        BFloat16 = BFloat16,
-        GradientCheckpointing = GradientCheckpointing,
-        CheckMemory = CheckMemory,
-        EvalSteps = EvalSteps,
-        SaveSteps = SaveSteps,
-        SaveTotalLimit = SaveTotalLimit,
-        LoggingSteps = LoggingSteps,
-        EarlyStoppingPatience = EarlyStoppingPatience,
-        NoiseOffTrainSampleSize = NoiseOffTrainSampleSize,
-        PackingLength = PackingLength,
-        GroupByLength = GroupByLength,
-        Seed = seed,
-        OutputDirectory = OutputDirectory,
-        MetricsPath = MetricsPath,
-        Device = Device is null ? ComputeDevice.Cpu : ComputeDevice.Parse(Device),
-        Lora = Lora is null ? null : Lora with { BaseModelNameOrPath = Lora.BaseModelNameOrPath ?? ModelPath },
-    };
+        var options = training with { Device = Device is null ? ComputeDevice.Cpu : ComputeDevice.Parse(Device) };
+        return options.Lora is { BaseModelNameOrPath: null } lora ? options with { Lora = lora with { BaseModelNameOrPath = ModelPath } } : options;
+    }
 
-    internal GenerationOptions ToGenerationOptions() => new()
-    {
-        MaxNewTokens = MaxNewTokens,
-        Temperature = Temperature,
-        TopK = TopK,
-        TopP = TopP,
-        RepetitionPenalty = RepetitionPenalty,
-        StopStrings = StopStrings?.ToArray() ?? Array.Empty<string>(),
-        Seed = GenerationSeed,
-    };
+    internal GenerationOptions ToGenerationOptions() => training.Generation;
 }

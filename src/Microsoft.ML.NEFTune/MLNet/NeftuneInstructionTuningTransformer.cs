@@ -41,7 +41,7 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
         GenerationOptions = settings.ToGenerationOptions();
         GenerationOptions.Validate();
         TrainingResult = trainingResult;
-        model.Model.EmbeddingNoise = null;
+        model.Model.EmbeddingTransform = null;
         model.eval();
         generator = new TextGenerator(model, tokenizer);
     }

@@ -15,6 +15,11 @@ internal sealed class DecoderLayerCheckpoint : autograd.SingleTensorFunction<Dec
     public override string Name => nameof(DecoderLayerCheckpoint);
 
     /// <summary>Runs <paramref name="layer"/> on <paramref name="x"/> (which must require a gradient) checkpointed.</summary>
+    /// <param name="layer">The decoder layer to run.</param>
+    /// <param name="x">(B, T, C) layer input; it must require a gradient.</param>
+    /// <param name="cos">Rotary cosines for the positions.</param>
+    /// <param name="sin">Rotary sines for the positions.</param>
+    /// <param name="mask">Attention mask, or null for plain causal attention.</param>
     /// <param name="generators">Generators the layer may draw from (e.g. dropout); their states are replayed in the recomputation.</param>
     public static Tensor Run(LlamaDecoderLayer layer, Tensor x, Tensor cos, Tensor sin, Tensor? mask, IReadOnlyList<Generator> generators) =>
         apply(x, cos, sin, mask!, layer, generators);

@@ -42,7 +42,7 @@ public sealed class LlamaConfig
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Model config not found: {path}", path);
         JsonObject json;
-        try { json = IO.StrictJson.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ModelFormatException(path, "the file is not a JSON object"); }
+        try { json = StrictJson.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ModelFormatException(path, "the file is not a JSON object"); }
         catch (JsonException e) { throw new ModelFormatException(path, $"invalid JSON: {e.Message}"); }
         return FromJson(json, path);
     }

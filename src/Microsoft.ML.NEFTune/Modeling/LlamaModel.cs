@@ -1,4 +1,3 @@
-using Microsoft.ML.NEFTune.Noise;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,10 +32,23 @@ public sealed class LlamaModel : nn.Module
         ?? throw new InvalidOperationException("The embedding module has no 'weight' parameter.");
 
     /// <summary>
-    /// NEFTune noise added to the embeddings while the model is in training mode; null for none. Holds no
-    /// parameters, so setting it changes no state-dict key.
+    /// The transform of the input embeddings applied in training mode (e.g. NEFTune noise); null for none. One at a
+    /// time: setting a transform while another is attached throws, naming both; set null to detach.
     /// </summary>
-    public NeftuneNoise? EmbeddingNoise { get; set; }
+    /// <exception cref="InvalidOperationException">Another transform is attached.</exception>
+    public IEmbeddingTransform? EmbeddingTransform
+    {
+        get => embeddingTransform;
+        set
+        {
+            if (value is not null && embeddingTransform is not null && !ReferenceEquals(value, embeddingTransform))
+                throw new InvalidOperationException(
+                    $"The model already has {embeddingTransform.Description} on its input embeddings; {value.Description} cannot be added as well. Detach the first (EmbeddingTransform = null) to replace it.");
+            embeddingTransform = value;
+        }
+    }
+
+    private IEmbeddingTransform? embeddingTransform;
 
     /// <summary>
     /// When set, in training mode with gradients on and no KV cache, each decoder layer keeps only its input and is
@@ -58,8 +70,8 @@ public sealed class LlamaModel : nn.Module
         using var scope = NewDisposeScope();
         long T = inputIds.shape[1], past = cache?.Length ?? 0;
         var h = embed_tokens.call(inputIds);                                            // (B, T, C)
-        if (training && EmbeddingNoise is not null)
-            h = EmbeddingNoise.Apply(h, sequenceIds?.narrow(1, past, T));             // NEFTune: x + δ
+        if (training && embeddingTransform is not null)
+            h = embeddingTransform.Apply(h, sequenceIds?.narrow(1, past, T));         // e.g. NEFTune: x + δ
         return ForwardEmbeddings(h, sequenceIds, cache).MoveToOuterDisposeScope();
     }
 
@@ -88,6 +100,6 @@ public sealed class LlamaModel : nn.Module
             throw new ArgumentException($"The embedding weight must be ({Config.VocabSize}, {Config.HiddenSize}).", nameof(embedding));
         embedding.train(training);
         embed_tokens = embedding;
-        SubmoduleSlot.Replace(this, "embed_tokens", embedding);
+        ModuleReplacement.ReplaceRegistered(this, "embed_tokens", embedding);
     }
 }

@@ -1,13 +1,15 @@
+using Microsoft.ML.NEFTune.Modeling;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.NEFTune.Noise;
 
 /// <summary>
 /// Draws NEFTune noise for a batch of embeddings: <c>x + δ</c>, <c>δ = u · alpha / sqrt(L·d)</c> with <c>u</c> from
-/// <see cref="NeftuneDistribution"/>, <c>d</c> the embedding size and <c>L</c> chosen by <see cref="NeftuneScaling"/>.
-/// The noise is drawn from its own seeded generator and is never part of the autograd graph.
+/// the noise kind (<see cref="NeftuneOptions.EffectiveKind"/>), <c>d</c> the embedding size and <c>L</c> chosen by
+/// <see cref="NeftuneScaling"/>. The noise is drawn from its own seeded generator and is never part of the autograd
+/// graph. Attach it to a model as its <see cref="LlamaModel.EmbeddingTransform"/> (<see cref="Neftune.Attach(LlamaForCausalLM, NeftuneOptions, long)"/>).
 /// </summary>
-public sealed class NeftuneNoise : IDisposable
+public sealed class NeftuneNoise : IEmbeddingTransform, IDisposable
 {
     public NeftuneNoise(NeftuneOptions options, long seed, Device? device = null)
     {
@@ -18,6 +20,9 @@ public sealed class NeftuneNoise : IDisposable
     }
 
     public NeftuneOptions Options { get; }
+
+    /// <inheritdoc/>
+    public string Description => Options.Describe();
 
     /// <summary>The generator the noise is drawn from; its state is saved in checkpoints.</summary>
     public Generator Generator { get; }
@@ -39,11 +44,8 @@ public sealed class NeftuneNoise : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         long B = embeds.shape[0], T = embeds.shape[1], d = embeds.shape[2];
-        var u = Options.Distribution == NeftuneDistribution.Uniform
-            ? rand(new[] { B, T, d }, ScalarType.Float32, embeds.device, generator: Generator) * 2 - 1
-            : randn(new[] { B, T, d }, ScalarType.Float32, embeds.device, generator: Generator);
-        var magnitude = Magnitude(sequenceIds, B, T, d, embeds.device);   // (B, T, 1)
-        return (u * magnitude).MoveToOuterDisposeScope();
+        var magnitude = Magnitude(sequenceIds, B, T, d, embeds.device);   // (B, T, 1) or scalar
+        return Options.EffectiveKind.Sample(embeds, magnitude, Generator).MoveToOuterDisposeScope();
     }
 
     /// <summary>Per-position scale alpha / sqrt(L·d), 0 on padding (PerSequence); shape (B, T, 1) or scalar.</summary>

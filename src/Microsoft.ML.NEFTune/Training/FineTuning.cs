@@ -72,6 +72,7 @@ public static class FineTuning
     /// <param name="cancellationToken">Checked at every step boundary; a cancelled run writes a checkpoint and reports <see cref="TrainingResult.Cancelled"/>.</param>
     /// <param name="resumeFrom">An output or checkpoint folder to continue from; null = start fresh.</param>
     /// <param name="stopRequested">Polled wherever <paramref name="cancellationToken"/> is checked, for hosts that signal cancellation with a flag (ML.NET).</param>
+    /// <param name="log">Receives one-line notes about how the run computes (e.g. a bfloat16 request served in float32).</param>
     public static TrainingResult Train(PreparedData data, LlamaForCausalLM model, TrainingOptions options, IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default, string? resumeFrom = null, Func<bool>? stopRequested = null, Action<string>? log = null)
     {

@@ -44,6 +44,9 @@ public sealed class NeftuneTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (trainExamples.Count == 0) throw new ArgumentException("There are no training examples.", nameof(trainExamples));
+        if (Neftune.AttachedNoise(model) is { } attached)
+            throw new InvalidOperationException(
+                $"The model already has {attached} attached, and the trainer adds {options.Noise.Describe()} from TrainingOptions.Noise; detach the first (Neftune.Detach) so that noise is added once.");
         this.model = model;
         this.options = options;
         this.tokenizerDirectory = tokenizerDirectory;
@@ -114,7 +117,7 @@ public sealed class NeftuneTrainer : IDisposable
         bool StopRequested() => cancellationToken.IsCancellationRequested || (stopRequested?.Invoke() ?? false);
         var history = new List<TrainingProgress>();
         var compute = bf16?.Model ?? model;
-        compute.Model.EmbeddingNoise = noise;
+        compute.Model.EmbeddingTransform = noise;
         compute.Model.GradientCheckpointing = options.GradientCheckpointing;
         compute.Model.CheckpointGenerators = Lora.LoraAdapters.DropoutGenerator(model) is { } dropout ? new[] { dropout } : Array.Empty<Generator>();
         var clock = Stopwatch.StartNew();
@@ -166,8 +169,8 @@ public sealed class NeftuneTrainer : IDisposable
         finally
         {
             compute.Model.GradientCheckpointing = model.Model.GradientCheckpointing = false;
-            compute.Model.EmbeddingNoise = null;
-            model.Model.EmbeddingNoise = null;
+            compute.Model.EmbeddingTransform = null;
+            model.Model.EmbeddingTransform = null;
             model.eval();
         }
         return new TrainingResult

@@ -1,12 +1,48 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.ML.NEFTune.Data;
+using Microsoft.ML.NEFTune.Generation;
 using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Noise;
 
 namespace Microsoft.ML.NEFTune.Training;
 
-/// <summary>Settings of a fine-tuning run. Defaults follow the NEFTune paper's Alpaca recipe where it gives one.</summary>
+/// <summary>
+/// Settings of a fine-tuning run: the one settings model of the library, the <c>neftune train</c> and <c>compare</c>
+/// commands (which map their flags onto it) and the ML.NET estimator (whose options are a view of it). The defaults
+/// stated here are the defaults everywhere. Where the NEFTune paper fixes a value the default follows it (noise alpha 5,
+/// uniform, per-sequence length; the Alpaca template; response-only loss); the rest are small-machine defaults
+/// (micro-batches of 8 without accumulation, no length grouping, seed 42). <see cref="PaperRecipe"/> gives the
+/// authors' whole Alpaca setup.
+/// </summary>
 public sealed record TrainingOptions
 {
+    /// <summary>The seed every front end uses unless told otherwise.</summary>
+    public const long DefaultSeed = 42;
+
+    /// <summary>
+    /// The NEFTune authors' Alpaca setup: Alpaca template (to the byte, response-only loss), alpha 5 uniform noise with
+    /// per-sequence length, learning rate 5e-5, 3 epochs, examples of up to 512 tokens, and an effective batch of 128
+    /// sequences reached through gradient accumulation (<paramref name="microBatchSize"/> × 128 / it). The schedule is
+    /// Stanford Alpaca's (cosine, 3% warmup, no weight decay, clipping at 1), on which the authors' code builds.
+    /// </summary>
+    /// <param name="microBatchSize">Sequences per micro-batch, a divisor of 128. Default 8 (16 accumulation steps).</param>
+    public static TrainingOptions PaperRecipe(int microBatchSize = 8)
+    {
+        if (microBatchSize <= 0 || PaperEffectiveBatchSize % microBatchSize != 0)
+            throw new ArgumentOutOfRangeException(nameof(microBatchSize), microBatchSize, $"The micro-batch size must divide the paper's effective batch of {PaperEffectiveBatchSize}.");
+        return new TrainingOptions
+        {
+            Template = "alpaca", MaxLength = 512, TrainOnPrompt = false,
+            Noise = new NeftuneOptions { Alpha = 5, Distribution = NeftuneDistribution.Uniform, Scaling = NeftuneScaling.PerSequence },
+            LearningRate = 5e-5, Epochs = 3, Scheduler = LearningRateSchedule.Cosine, WarmupRatio = 0.03, WeightDecay = 0, MaxGradNorm = 1,
+            BatchSize = microBatchSize, GradientAccumulationSteps = PaperEffectiveBatchSize / microBatchSize, GroupByLength = false,
+        };
+    }
+
+    /// <summary>Sequences per optimizer step in the paper's runs (4 GPUs × 4 sequences × 8 accumulation steps).</summary>
+    public const int PaperEffectiveBatchSize = 128;
+
     /// <summary>NEFTune noise; <c>Alpha = 0</c> is plain fine-tuning. Default alpha 5, per-sequence, uniform.</summary>
     public NeftuneOptions Noise { get; init; } = new();
 
@@ -102,11 +138,12 @@ public sealed record TrainingOptions
     /// </summary>
     public int? PackingLength { get; init; }
 
-    /// <summary>Sort examples by length within mega-batches to cut padding. Default true.</summary>
-    public bool GroupByLength { get; init; } = true;
+    /// <summary>Sort examples by length within mega-batches to cut padding. It changes which examples share a batch, which
+    /// neither the paper's runs nor Hugging Face's default do, so it is off unless asked for. Default false.</summary>
+    public bool GroupByLength { get; init; }
 
-    /// <summary>Seed of data order, noise and initialisation. Default 42.</summary>
-    public long Seed { get; init; } = 42;
+    /// <summary>Seed of data order, split, noise and initialisation, the same rule in every front end. Default 42.</summary>
+    public long Seed { get; init; } = DefaultSeed;
 
     /// <summary>Folder for checkpoints, metrics and the final model; null = keep everything in memory.</summary>
     public string? OutputDirectory { get; init; }
@@ -124,10 +161,24 @@ public sealed record TrainingOptions
     /// </summary>
     public LoraOptions? Lora { get; init; }
 
+    /// <summary>
+    /// Decoding of the answers a tuned model gives where the run generates them (the ML.NET transformer, <c>compare</c>,
+    /// <c>train --sample-prompts</c>). Default greedy with a repetition penalty of 1.2, the authors' evaluation setting.
+    /// </summary>
+    public GenerationOptions Generation { get; init; } = new() { RepetitionPenalty = 1.2 };
+
+    private static readonly JsonSerializerOptions JsonFormat = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
+
+    /// <summary>Every setting as indented JSON (enums by name), e.g. to record or compare the effective settings of a run.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonFormat);
+
     /// <summary>Throws an exception naming the first invalid setting.</summary>
     public void Validate()
     {
+        ArgumentNullException.ThrowIfNull(Noise, nameof(Noise));
+        ArgumentNullException.ThrowIfNull(Generation, nameof(Generation));
         Noise.Validate();
+        Generation.Validate();
         Lora?.Validate();
         IO.ComputeDevice.Parse(Device, nameof(Device));
         void Check(bool ok, string name, object value, string rule) { if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}."); }

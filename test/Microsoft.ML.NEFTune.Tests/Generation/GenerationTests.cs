@@ -79,7 +79,7 @@ public class GenerationTests
     {
         using var model = HuggingFaceCheckpoint.Load(Fixtures.StoriesHf);
         model.train();
-        model.Model.EmbeddingNoise = new Microsoft.ML.NEFTune.Noise.NeftuneNoise(new() { Alpha = 1000 }, seed: 1);
+        model.Model.EmbeddingTransform = new Microsoft.ML.NEFTune.Noise.NeftuneNoise(new() { Alpha = 1000 }, seed: 1);
         var ids = new TextGenerator(model).GenerateIds(new[] { new long[] { 1 } }, Greedy64)[0];
         Assert.Equal(Reference.GreedyFromBos, ids);   // huge noise would change the output if it were applied
         Assert.True(model.training);

@@ -43,7 +43,7 @@ public class LoraBenchmark
             model.InitializeWeights(1);
             if (s.Lora is not null) LoraApi.Apply(model, s.Lora, seed: 1);
             model.train();
-            model.Model.EmbeddingNoise = new NeftuneNoise(new NeftuneOptions { Alpha = 5 }, 1);
+            model.Model.EmbeddingTransform = new NeftuneNoise(new NeftuneOptions { Alpha = 5 }, 1);
             return model;
         }).ToList();
         var generator = new Generator(3);
@@ -64,7 +64,7 @@ public class LoraBenchmark
                 .Sum(x => ModelMemory.StoredBytes(x.module) - (x.module is LoraLinear l ? (l.LoraA.numel() + l.LoraB.numel()) * 4 : 0));
             rows.Add(new Row(Setups[m].Name, ModelMemory.StoredBytes(model), linear,
                 model.parameters().Where(p => p.requires_grad).Sum(p => p.numel()), times[m].Order().ElementAt(times[m].Count / 2)));
-            model.Model.EmbeddingNoise = null;
+            model.Model.EmbeddingTransform = null;
             model.Dispose();
         }
         return rows;

@@ -55,6 +55,6 @@ public class LoraTrainingTests
         var result = trainer.Train();
         Assert.True(result.FinalValidationLoss < before - 0.5, $"validation loss {before} -> {result.FinalValidationLoss}");
         Assert.True(result.FinalValidationLoss < Math.Log(64), $"validation loss {result.FinalValidationLoss} is not below the uniform guess");
-        Assert.Null(model.Model.EmbeddingNoise);
+        Assert.Null(model.Model.EmbeddingTransform);
     }
 }

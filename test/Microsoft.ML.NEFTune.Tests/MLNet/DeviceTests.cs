@@ -91,7 +91,7 @@ public sealed class DeviceTests : IDisposable
     }
 
     [Fact]
-    public void AFallingBackFitTrainsOnTheCpuReportsProgressAndChats()
+    public async Task AFallingBackFitTrainsOnTheCpuReportsProgressAndChats()
     {
         if (TorchSharp.torch.cuda.is_available()) return;   // the CPU-only behaviour does not apply on a CUDA machine
         var model = MLNetTestData.CreateTinyModel(temp["model"], seed: 5);
@@ -117,7 +117,7 @@ public sealed class DeviceTests : IDisposable
 
         // The transformer's chat client answers with the transformer's template and decoding settings.
         using var chat = tuned.AsChatClient();
-        var answer = chat.GetResponseAsync("Name a colour.").GetAwaiter().GetResult();
+        var answer = await chat.GetResponseAsync("Name a colour.");
         var template = PromptTemplate.Get(tuned.PromptTemplate);
         var expected = new TextGenerator(tuned.Model, Microsoft.ML.NEFTune.IO.Tokenizers.TextTokenizer.Load(model))
             .Generate(tuned.RenderPrompt("Name a colour.", null), tuned.GenerationOptions with { StopStrings = template.EndOfTurnStrings.ToArray() }).Trim();

@@ -17,7 +17,7 @@ public class NoisyModelTests
         model.eval();
         using var _ = no_grad();
         using var clean = model.forward(Ids);
-        model.Model.EmbeddingNoise = new NeftuneNoise(new NeftuneOptions { Alpha = 50 }, 1);
+        model.Model.EmbeddingTransform = new NeftuneNoise(new NeftuneOptions { Alpha = 50 }, 1);
         using var withNoiseAttached = model.forward(Ids);
         Assert.True(clean.allclose(withNoiseAttached, rtol: 0, atol: 0));
         model.train();
@@ -31,14 +31,14 @@ public class NoisyModelTests
         using var model = TinyModels.Create();
         model.train();
         var options = new NeftuneOptions { Alpha = 5 };
-        model.Model.EmbeddingNoise = new NeftuneNoise(options, seed: 11);
+        model.Model.EmbeddingTransform = new NeftuneNoise(options, seed: 11);
         using var labels = Ids.clone();
         model.Loss(Ids, labels).backward();
         using var noisyGrad = model.Model.EmbeddingWeight.grad!.clone();
 
         // Reference: the same noise drawn separately, the embeddings made a leaf, the clean stack run from there.
         model.zero_grad();
-        model.Model.EmbeddingNoise = null;
+        model.Model.EmbeddingTransform = null;
         using var reference = new NeftuneNoise(options, seed: 11);
         using var embeds = model.Model.EmbeddingWeight.detach().index_select(0, Ids.flatten()).view(1, 8, -1);
         using var leaf = (embeds + reference.Sample(embeds, null)).requires_grad_();
@@ -55,7 +55,7 @@ public class NoisyModelTests
     {
         using var model = TinyModels.Create();
         var before = model.named_parameters().Select(p => p.name).ToList();
-        model.Model.EmbeddingNoise = new NeftuneNoise(new NeftuneOptions(), 1);
+        model.Model.EmbeddingTransform = new NeftuneNoise(new NeftuneOptions(), 1);
         Assert.Equal(before, model.named_parameters().Select(p => p.name).ToList());
         Assert.Contains("model.embed_tokens.weight", before);
     }

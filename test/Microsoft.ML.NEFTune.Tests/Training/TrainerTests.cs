@@ -28,7 +28,7 @@ public class TrainerTests
         var result = trainer.Train();
         Assert.True(result.FinalValidationLoss < before - 0.5, $"validation loss {before} -> {result.FinalValidationLoss}");
         Assert.False(model.training);
-        Assert.Null(model.Model.EmbeddingNoise);
+        Assert.Null(model.Model.EmbeddingTransform);
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Microsoft.ML.NEFTune.IO;
+namespace Microsoft.ML.NEFTune.Modeling;
 
 /// <summary>
 /// Parses JSON into nodes after checking what <see cref="JsonNode"/> only finds later, on first access: a key that
