@@ -70,13 +70,16 @@ public static class HuggingFaceCheckpoint
     }
 
     /// <summary>
-    /// Saves the model (float32 or its current dtype), its config, a generation config and the tokenizer files
-    /// found in <paramref name="tokenizerDirectory"/>. Each file is written atomically.
+    /// Saves the model (float32 or its current dtype) in its family's layout (Phi-3's projections fused again), its
+    /// config, a generation config and the tokenizer files found in <paramref name="tokenizerDirectory"/>. Each file is
+    /// written atomically.
     /// </summary>
     public static void Save(LlamaForCausalLM model, string directory, string? tokenizerDirectory = null)
     {
         Directory.CreateDirectory(directory);
         var tensors = model.named_parameters().Select(p => KeyValuePair.Create(p.name, (Tensor)p.parameter)).ToList();
+        using var scope = NewDisposeScope();
+        if (model.Config.FusedProjections) tensors = FusedProjections.Fuse(model.Config, tensors);   // Phi-3: qkv_proj, gate_up_proj
         var config = model.Config.Clone();
         config.TorchDtype = tensors[0].Value.dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
         SafetensorsFile.Save(Path.Combine(directory, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });

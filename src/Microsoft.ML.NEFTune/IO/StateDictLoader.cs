@@ -47,10 +47,10 @@ internal static class StateDictLoader
     /// </summary>
     public static void CheckShapes(LlamaConfig config, string source, IReadOnlyDictionary<string, long[]> shapes)
     {
-        const int perLayer = 9;
+        int perLayer = config.FusedProjections ? 6 : 9;
         if ((long)config.NumHiddenLayers * perLayer > shapes.Count)
             throw new ModelFormatException(source, $"config.json gives {config.NumHiddenLayers} layers ({perLayer} tensors each) but the checkpoint holds only {shapes.Count} tensors");
-        var expected = ExpectedShapes(config);
+        var expected = config.FusedProjections ? FusedProjections.FuseShapes(config, ExpectedShapes(config)) : ExpectedShapes(config);
         var unexpected = shapes.Keys.Where(k => !expected.ContainsKey(k) && !Ignorable(k, config)).ToList();
         if (unexpected.Count > 0)
             throw new ModelFormatException(source, $"unexpected tensor '{unexpected[0]}' ({unexpected.Count} unexpected in all); the checkpoint does not match config.json");
@@ -62,6 +62,7 @@ internal static class StateDictLoader
                 throw new ModelFormatException(source, $"tensor '{name}' has shape [{string.Join(", ", shapes[name])}] but config.json implies [{string.Join(", ", shape)}]");
     }
 
+    /// <summary>Copies a checkpoint's tensors (in the layout of <paramref name="config"/>'s family) into the model's parameters.</summary>
     /// <param name="model">The model whose parameters are filled.</param>
     /// <param name="config">Its config (for the keys a checkpoint may carry without the model needing them).</param>
     /// <param name="source">Named in errors.</param>
@@ -72,6 +73,13 @@ internal static class StateDictLoader
     public static void Load(nn.Module model, LlamaConfig config, string source, IReadOnlyCollection<string> keys, Func<string, Tensor> read,
         Func<string, Tensor, bool>? readInto = null)
     {
+        if (config.FusedProjections)
+        {
+            var inFile = keys.ToHashSet();
+            var direct = readInto;
+            readInto = direct is null ? null : (name, parameter) => inFile.Contains(name) && direct(name, parameter);   // split parts come from read
+            (keys, read) = FusedProjections.Split(config, source, keys, read);
+        }
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var unexpected = keys.Where(k => !parameters.ContainsKey(k) && !Ignorable(k, config)).ToList();
         if (unexpected.Count > 0)

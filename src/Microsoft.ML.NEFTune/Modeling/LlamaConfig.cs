@@ -5,10 +5,15 @@ namespace Microsoft.ML.NEFTune.Modeling;
 
 /// <summary>
 /// The hyper-parameters of a Llama-family causal language model, read from and written to a Hugging Face
-/// <c>config.json</c> (<c>LlamaForCausalLM</c>, and the Llama-shaped Mistral, Qwen2, TinyLlama and SmolLM).
+/// <c>config.json</c>: <c>model_type</c> <c>llama</c> (Llama 1/2/3, TinyLlama, SmolLM), <c>mistral</c> (sliding-window
+/// attention), <c>qwen2</c> (q/k/v biases) and <c>phi3</c> (fused projections in the file). A field that would change
+/// the computation and is not implemented is refused by name, never ignored.
 /// </summary>
 public sealed class LlamaConfig
 {
+    /// <summary>The <c>model_type</c> values that load.</summary>
+    public static readonly IReadOnlyList<string> SupportedModelTypes = new[] { "llama", "mistral", "qwen2", "phi3" };
+
     public string ModelType { get; set; } = "llama";
     public int VocabSize { get; set; } = 32000;
     public int HiddenSize { get; set; } = 4096;
@@ -34,6 +39,21 @@ public sealed class LlamaConfig
     public IReadOnlyList<int> EosTokenIds { get; set; } = new[] { 2 };
     public int? PadTokenId { get; set; }
     public string TorchDtype { get; set; } = "float32";
+
+    /// <summary>
+    /// Sliding-window attention (<c>mistral</c>, <c>phi3</c>): a query at position i sees keys i − W &lt; j ≤ i; null for
+    /// full causal attention.
+    /// </summary>
+    public int? SlidingWindow { get; set; }
+
+    /// <summary><c>phi3</c>: the context the model was pretrained with, below <see cref="MaxPositionEmbeddings"/> when extended (LongRoPE).</summary>
+    public int? OriginalMaxPositionEmbeddings { get; set; }
+
+    /// <summary>
+    /// <c>phi3</c> checkpoints hold <c>qkv_proj</c> and <c>gate_up_proj</c>; the model keeps q/k/v and gate/up apart and
+    /// the loader splits them on load and fuses them again on save.
+    /// </summary>
+    public bool FusedProjections => ModelType == "phi3";
 
     public int KeyValueDim => NumKeyValueHeads * HeadDim;
 
@@ -68,6 +88,10 @@ public sealed class LlamaConfig
         string Text(string key, string fallback) => ReadString(json, key, fallback, source);
 
         var modelType = Text("model_type", "llama");
+        if (!SupportedModelTypes.Contains(modelType))
+            throw new ModelFormatException(source, $"model_type '{modelType}' is not supported (supported: {string.Join(", ", SupportedModelTypes)})");
+        RefuseUnsupportedFeatures(json, modelType, source);
+        var ropeParameters = json["rope_parameters"] as JsonObject;   // transformers 5 keeps rope_theta and the scaling here
         var c = new LlamaConfig
         {
             ModelType = modelType,
@@ -78,13 +102,13 @@ public sealed class LlamaConfig
             NumAttentionHeads = Int("num_attention_heads"),
             MaxPositionEmbeddings = Int("max_position_embeddings", 2048),
             RmsNormEps = Real("rms_norm_eps", 1e-6),
-            RopeTheta = Real("rope_theta", 10000.0),
+            RopeTheta = ropeParameters?["rope_theta"] is not null ? ReadNumber(ropeParameters, "rope_theta", 10000.0, source, "rope_parameters.") : Real("rope_theta", 10000.0),
             TieWordEmbeddings = Flag("tie_word_embeddings", false),
             AttentionBias = Flag("attention_bias", false),
             QkvBias = modelType == "qwen2",
             HiddenAct = Text("hidden_act", "silu"),
             InitializerRange = Real("initializer_range", 0.02),
-            TorchDtype = Text("torch_dtype", "float32"),
+            TorchDtype = Text("torch_dtype", Text("dtype", "float32")),
         };
         c.NumKeyValueHeads = Int("num_key_value_heads", c.NumAttentionHeads);
         if (c.NumAttentionHeads <= 0) throw new ModelFormatException(source, $"num_attention_heads must be positive, got {c.NumAttentionHeads}");
@@ -92,9 +116,35 @@ public sealed class LlamaConfig
         c.BosTokenId = ReadIds(json["bos_token_id"], source, "bos_token_id") is { Count: > 0 } bos ? bos[0] : null;
         c.EosTokenIds = ReadIds(json["eos_token_id"], source, "eos_token_id");
         c.PadTokenId = ReadIds(json["pad_token_id"], source, "pad_token_id") is { Count: > 0 } pad ? pad[0] : null;
-        if (json["rope_scaling"] is JsonObject rs) c.RopeScaling = RopeScaling.FromJson(rs, source);
+        var scaling = json["rope_scaling"] as JsonObject ?? ropeParameters;
+        if (scaling is not null && !(scaling == ropeParameters && ReadString(scaling, "rope_type", "default", source, "rope_parameters.") == "default"))
+            c.RopeScaling = RopeScaling.FromJson(scaling, source);
+        if (c.RopeScaling?.Type == "default") c.RopeScaling = null;
+        if (modelType is "mistral" or "phi3" && json["sliding_window"] is not null) c.SlidingWindow = Int("sliding_window");
+        if (json["original_max_position_embeddings"] is not null) c.OriginalMaxPositionEmbeddings = Int("original_max_position_embeddings");
         c.Validate(source);
         return c;
+    }
+
+    /// <summary>
+    /// Fields that change the computation in <c>transformers</c> and are not implemented here: refused by name, with
+    /// what is supported, rather than silently computing something else.
+    /// </summary>
+    private static void RefuseUnsupportedFeatures(JsonObject json, string modelType, string source)
+    {
+        bool On(string key) => json[key] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+        double Number(string key, double fallback) => ReadNumber(json, key, fallback, source);
+        if (json["quantization_config"] is JsonObject q)
+            throw new ModelFormatException(source, $"quantized checkpoints (quantization_config, method '{q["quant_method"]?.ToString() ?? "?"}') are not supported; use the unquantized model (the library quantizes a frozen base itself, see QLoRA)");
+        if (On("mlp_bias")) throw new ModelFormatException(source, "mlp_bias: true is not supported (gate/up/down projections without bias only)");
+        if (Number("partial_rotary_factor", 1.0) != 1.0)
+            throw new ModelFormatException(source, $"partial_rotary_factor {Number("partial_rotary_factor", 1.0)} is not supported (rotary embedding over the whole head only)");
+        foreach (var key in new[] { "attention_dropout", "resid_pdrop", "embd_pdrop", "hidden_dropout" })
+            if (Number(key, 0.0) != 0.0) throw new ModelFormatException(source, $"{key} {Number(key, 0.0)} is not supported (training without dropout only)");
+        if (modelType == "qwen2" && On("use_sliding_window"))
+            throw new ModelFormatException(source, "use_sliding_window: true is not supported for qwen2 (sliding windows are supported for mistral and phi3)");
+        if (json["layer_types"] is JsonArray layers && modelType is "llama" or "qwen2" && layers.Any(l => l?.ToString() != "full_attention"))
+            throw new ModelFormatException(source, $"layer_types other than 'full_attention' are not supported for {modelType}");
     }
 
     internal static string ReadString(JsonObject json, string key, string fallback, string source, string prefix = "")
@@ -154,6 +204,10 @@ public sealed class LlamaConfig
         const long limit = 1L << 40;
         if ((long)VocabSize * HiddenSize > limit || (long)HiddenSize * IntermediateSize > limit || (long)HiddenSize * NumAttentionHeads * HeadDim > limit)
             throw new ModelFormatException(source, "the sizes describe a model too large to be real (over 2^40 elements in one matrix)");
+        if (SlidingWindow is int w && w <= 0) throw new ModelFormatException(source, $"sliding_window must be positive, got {w}");
+        if (OriginalMaxPositionEmbeddings is int o && o <= 0) throw new ModelFormatException(source, $"original_max_position_embeddings must be positive, got {o}");
+        if (RopeScaling is { Type: "longrope" } lr && (lr.ShortFactor!.Count != HeadDim / 2 || lr.LongFactor!.Count != HeadDim / 2))
+            throw new ModelFormatException(source, $"rope_scaling short_factor and long_factor need head_dim / 2 = {HeadDim / 2} values, got {lr.ShortFactor!.Count} and {lr.LongFactor!.Count}");
         foreach (var id in EosTokenIds.Concat(BosTokenId is int b ? new[] { b } : Array.Empty<int>()))
             if (id < 0 || id >= VocabSize) throw new ModelFormatException(source, $"special token id {id} is outside the vocabulary (size {VocabSize})");
     }
@@ -162,7 +216,7 @@ public sealed class LlamaConfig
     {
         var json = new JsonObject
         {
-            ["architectures"] = new JsonArray(ModelType == "qwen2" ? "Qwen2ForCausalLM" : ModelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"),
+            ["architectures"] = new JsonArray(ModelType switch { "qwen2" => "Qwen2ForCausalLM", "mistral" => "MistralForCausalLM", "phi3" => "Phi3ForCausalLM", _ => "LlamaForCausalLM" }),
             ["model_type"] = ModelType,
             ["vocab_size"] = VocabSize,
             ["hidden_size"] = HiddenSize,
@@ -184,10 +238,13 @@ public sealed class LlamaConfig
         json["eos_token_id"] = EosTokenIds.Count == 1 ? JsonValue.Create(EosTokenIds[0]) : new JsonArray(EosTokenIds.Select(i => (JsonNode)i).ToArray());
         if (PadTokenId is int pad) json["pad_token_id"] = pad;
         if (RopeScaling is not null) json["rope_scaling"] = RopeScaling.ToJson();
+        if (ModelType is "mistral" or "phi3") json["sliding_window"] = SlidingWindow;
+        if (ModelType == "qwen2") json["use_sliding_window"] = false;
+        if (OriginalMaxPositionEmbeddings is int original) json["original_max_position_embeddings"] = original;
         return json;
     }
 
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 
-    public LlamaConfig Clone() => FromJson(ToJson());
+    public LlamaConfig Clone() => FromJson((JsonObject)JsonNode.Parse(ToJson().ToJsonString())!);
 }

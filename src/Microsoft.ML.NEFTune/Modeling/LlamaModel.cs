@@ -83,7 +83,7 @@ public sealed class LlamaModel : nn.Module
         var h = inputsEmbeds;
         var positions = AttentionMasks.Positions(B, T, sequenceIds, past, h.device);  // (B, T)
         var (cos, sin) = rotary.Compute(positions, h.dtype);                            // (B, 1, T, hs)
-        var mask = AttentionMasks.Build(sequenceIds, T, past, h.device);               // (B, 1, T, S) or null
+        var mask = AttentionMasks.Build(sequenceIds, T, past, h.device, Config.SlidingWindow);   // (B, 1, T, S) or null
         bool checkpoint = GradientCheckpointing && training && cache is null && is_grad_enabled();
         if (checkpoint && !h.requires_grad) h = h.detach().requires_grad_(true);     // the function needs a differentiable input
         foreach (var layer in layers)

@@ -140,9 +140,11 @@ public class CheckpointTests
     [Fact]
     public void Llama3RopeScalingKeepsHighFrequenciesAndDividesLowOnes()
     {
-        var scaling = new RopeScaling("llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8192);
-        var scaled = scaling.Scale(new[] { 1.0, 1e-5 });   // wavelengths 2π (short) and ~628k (long)
+        var config = TinyModels.Config();
+        config.HeadDim = 128;
+        config.RopeScaling = new RopeScaling("llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8192);
+        var scaled = new LlamaRotaryEmbedding(config).InverseFrequencies(1);   // wavelengths 2π (short) to ~55k (long)
         Assert.Equal(1.0, scaled[0]);
-        Assert.Equal(1e-5 / 8, scaled[1], 15);
+        Assert.Equal(Math.Pow(10000, -126.0 / 128) / 8, scaled[^1], 15);
     }
 }
