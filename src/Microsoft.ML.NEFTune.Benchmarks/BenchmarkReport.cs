@@ -67,6 +67,9 @@ public sealed record BenchmarkReport
     public double DecodeBandwidthFraction => DecodeWeightBytesPerToken * DecodeTokensPerSecond / (CopyGbps * 1e9);
     public double? VsPyTorch => PyTorch?.TokensPerSecond is double peer && peer > 0 ? TrainTokensPerSecond / peer : null;
 
+    /// <summary>The 1B-class section (<c>--scale 1b</c>), or null.</summary>
+    public ScaleBenchmarkResult? Scale1B { get; init; }
+
     public JsonObject ToJson()
     {
         var json = new JsonObject
@@ -133,6 +136,10 @@ public sealed record BenchmarkReport
             };
             json["vs_pytorch"] = VsPyTorch is double ratio ? R(ratio, 3) : null;
         }
+        json["cpu_fast_bf16"] = Training.CpuFeatures.FastBFloat16;
+        json["cpu_bf16_flags"] = new JsonArray(Training.CpuFeatures.BFloat16Flags.Select(f => (JsonNode)f).ToArray());
+        json["cpu_bf16_source"] = Training.CpuFeatures.Source;
+        if (Scale1B is { } scale) json["scale_1b"] = scale.ToJson();
         json["elapsed_s"] = R(ElapsedSeconds, 1);
         return json;
     }

@@ -46,8 +46,22 @@ public static class BenchCommand
             HelpName = "N",
         }.Positive();
 
+        var scale = new Option<string?>("--scale")
+        {
+            Description = "Also run the 1B-class section: 1b = a random-weight checkpoint of TinyLlama-1.1B's shape (load, decoding, QLoRA steps with and without gradient checkpointing; about 10 GB of memory at most). The checkpoint is written once by eng/scale/make_checkpoint.py.",
+            HelpName = "1b",
+        }.AcceptOnlyFromAmong("1b");
+        var scaleDir = new Option<string?>("--scale-dir")
+        {
+            Description = "Folder of the 1B checkpoint (made there when missing). Default: $TMPDIR/neftune-scale/tinyllama-1.1b.",
+            HelpName = "DIR",
+        };
+        var scaleOnly = new Option<bool>("--scale-only")
+        {
+            Description = "With --scale: run only the 1B section (no stories15M rounds); the JSON then holds the CPU keys and scale_1b.",
+        };
         var command = new Command("bench", "Measure training, decoding and memory against this machine's matrix-product and copy ceilings (and PyTorch).");
-        foreach (var option in new Option[] { json, quick, vsPyTorch, peerScript, python, threads, rounds })
+        foreach (var option in new Option[] { json, quick, vsPyTorch, peerScript, python, threads, rounds, scale, scaleDir, scaleOnly })
             command.Options.Add(option);
 
         context.SetAction(command, r =>
@@ -65,7 +79,25 @@ public static class BenchCommand
                 Threads = r.GetValue(threads),
                 Rounds = r.GetValue(rounds),
             };
-            var report = BenchmarkRunner.Run(options, asJson ? null : line => { context.Out.WriteLine(line); context.Out.Flush(); });
+            Action<string>? log = asJson ? null : line => { context.Out.WriteLine(line); context.Out.Flush(); };
+            bool runScale = r.GetValue(scale) is not null;
+            if (r.GetValue(scaleOnly) && !runScale) throw new CliUsageException("--scale-only needs --scale 1b");
+            if (runScale && r.GetValue(scaleOnly))
+            {
+                if (options.Threads is int n) TorchSharp.torch.set_num_threads(n);
+                var only = ScaleBenchmark.Run(r.GetValue(scaleDir), options.Pythons, options.Seed, log);
+                var json = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["cpu_fast_bf16"] = Training.CpuFeatures.FastBFloat16,
+                    ["cpu_bf16_flags"] = new System.Text.Json.Nodes.JsonArray(Training.CpuFeatures.BFloat16Flags.Select(f => (System.Text.Json.Nodes.JsonNode)f).ToArray()),
+                    ["torch_threads"] = TorchSharp.torch.get_num_threads(),
+                    ["scale_1b"] = only.ToJson(),
+                };
+                context.Out.WriteLine(asJson ? json.ToJsonString() : json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                return ExitCodes.Success;
+            }
+            var report = BenchmarkRunner.Run(options, log);
+            if (runScale) report = report with { Scale1B = ScaleBenchmark.Run(r.GetValue(scaleDir), options.Pythons, options.Seed, log) };
             if (asJson) context.Out.WriteLine(report.ToJson().ToJsonString());
             else
             {

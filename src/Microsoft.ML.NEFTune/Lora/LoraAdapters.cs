@@ -47,7 +47,7 @@ public static class LoraAdapters
             if (ReferenceEquals(replacement, module)) continue;
             replacement.train(model.training);
             ModuleReplacement.Replace(parent, name, module, replacement);
-            if (replacement is QuantizedLinear || (replacement is LoraLinear l && l.BaseLayer is QuantizedLinear)) module.Dispose();
+            if (replacement is QuantizedLinear || (replacement is LoraLinear l && l.BaseLayer is QuantizedLinear)) FreeLinear(module);
         }
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
         var adapters = AdapterParameters(model);
@@ -247,7 +247,7 @@ public static class LoraAdapters
             if (replacement is null) continue;
             replacement.train(target.training);
             ModuleReplacement.Replace(target.GetSubmoduleParent(path), name, module, replacement);
-            if (original is QuantizedLinear or LoraLinear { BaseLayer: QuantizedLinear }) module.Dispose();
+            if (original is QuantizedLinear or LoraLinear { BaseLayer: QuantizedLinear }) FreeLinear(module);
         }
         var sourceGrad = source.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
         foreach (var (name, p) in target.named_parameters()) p.requires_grad = sourceGrad.TryGetValue(name, out var g) && g;
@@ -267,6 +267,20 @@ public static class LoraAdapters
         Linear l => (l.weight!, l.bias),
         _ => throw new InvalidOperationException($"Unexpected projection module {module.GetType().Name}."),
     };
+
+    /// <summary>
+    /// Releases a replaced projection and its weight storage at once: the weight and bias tensors are disposed before
+    /// the module, so a quantized base does not keep the floating-point weights alive until a garbage collection.
+    /// </summary>
+    private static void FreeLinear(nn.Module<Tensor, Tensor> module)
+    {
+        if (module is Linear linear)
+        {
+            linear.weight?.Dispose();
+            linear.bias?.Dispose();
+        }
+        module.Dispose();
+    }
 
     /// <summary>Every decoder projection slot: (path, parent module, slot name, current module).</summary>
     private static IEnumerable<(string Path, nn.Module Parent, string Name, nn.Module<Tensor, Tensor> Module)> Projections(LlamaForCausalLM model)

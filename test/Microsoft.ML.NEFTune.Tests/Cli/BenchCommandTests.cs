@@ -17,6 +17,15 @@ public class BenchCommandTests
     };
 
     [Fact]
+    public void ScaleOnlyWithoutAScaleIsAUsageError()
+    {
+        var result = CliRunner.Run("bench", "--scale-only");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--scale 1b", result.Error);
+        Assert.Equal(2, CliRunner.Run("bench", "--scale", "7b").ExitCode);
+    }
+
+    [Fact]
     public void QuickJsonRunReportsEveryRequiredFigureConsistently()
     {
         var result = CliRunner.Run("bench", "--quick", "--json", "--vs-pytorch", "--python", "/nonexistent/python3");
@@ -28,6 +37,8 @@ public class BenchCommandTests
             double value = json[key]!.GetValue<double>();
             Assert.True(double.IsFinite(value) && value > 0, $"{key} = {value}");
         }
+        Assert.Equal(Microsoft.ML.NEFTune.Training.CpuFeatures.FastBFloat16, json["cpu_fast_bf16"]!.GetValue<bool>());
+        Assert.NotNull(json["cpu_bf16_flags"]);
         Assert.True(json["quick"]!.GetValue<bool>());
         double tokens = json["train_tokens_per_s"]!.GetValue<double>(), peak = json["matmul_fp32_gflops"]!.GetValue<double>();
         double mfu = 6.0 * json["params"]!.GetValue<long>() * tokens / (peak * 1e9);
