@@ -93,6 +93,20 @@ public class TrainerTests
     }
 
     [Fact]
+    public void CancellationDuringAStepIsSeenRightAfterItsOptimizerStepBeforeItsEvaluation()
+    {
+        var data = TinyModels.PatternExamples(16, seed: 4);
+        using var model = TinyModels.Create(seed: 2);
+        using var cts = new CancellationTokenSource();
+        using var trainer = new NeftuneTrainer(model, data, data, Fast with { EvalSteps = 1, Epochs = 4, NoiseOffTrainSampleSize = 0 });
+        var result = trainer.Train(new SyncProgress(p => { if (p.Step == 2 && !p.IsEvaluation) cts.Cancel(); }), cts.Token);
+        Assert.True(result.Cancelled);
+        Assert.Equal(2, result.Steps);
+        Assert.Contains(result.History, h => h.IsEvaluation && h.Step == 1);
+        Assert.DoesNotContain(result.History, h => h.IsEvaluation && h.Step == 2);
+    }
+
+    [Fact]
     public void NonFiniteLossStopsWithAClearError()
     {
         using var model = TinyModels.Create();
