@@ -79,7 +79,7 @@ public sealed class InstructionExample
         var user = Input!.Length == 0 ? Instruction! : Instruction + "\n\n" + Input;
         return !HasResponse
             ? new[] { new ChatMessage(ChatRole.User, user) }
-            : new[] { new ChatMessage(ChatRole.User, user), new ChatMessage(ChatRole.Assistant, Output) };
+            : new[] { new ChatMessage(ChatRole.User, user), new ChatMessage(ChatRole.Assistant, Output!) };
     }
 
     /// <summary>The example without its final response: the prompt a model answers at generation time.</summary>
