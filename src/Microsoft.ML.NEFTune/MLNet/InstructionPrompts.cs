@@ -22,6 +22,9 @@ internal sealed class InstructionPrompts
         if (string.IsNullOrWhiteSpace(nameOrPath))
             throw new ArgumentException($"{nameof(NeftuneInstructionTuningOptions)}.{nameof(NeftuneInstructionTuningOptions.PromptTemplate)} must name a template ({string.Join(", ", PromptTemplate.BuiltInNames)}) or a template file.",
                 nameof(NeftuneInstructionTuningOptions.PromptTemplate));
+        if (string.Equals(nameOrPath, "model", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"{nameof(NeftuneInstructionTuningOptions)}.{nameof(NeftuneInstructionTuningOptions.PromptTemplate)}: the ML.NET transformer does not render a model's own chat template; name a template ({string.Join(", ", PromptTemplate.BuiltInNames)}) or a template file.",
+                nameof(NeftuneInstructionTuningOptions.PromptTemplate));
         try
         {
             return PromptTemplate.Resolve(nameOrPath);

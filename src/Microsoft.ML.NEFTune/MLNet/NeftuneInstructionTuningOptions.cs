@@ -45,7 +45,7 @@ public sealed class NeftuneInstructionTuningOptions
     /// <summary>Default name of the generated column: <c>Generated</c>.</summary>
     public const string DefaultOutputColumnName = "Generated";
 
-    private TrainingOptions training = new();
+    private TrainingOptions training = new() { Template = "alpaca" };   // the transformer does not render a model's own chat template yet
 
     /// <summary>
     /// The run's settings, shared with the CLI and the library: the properties below from <see cref="PromptTemplate"/>
