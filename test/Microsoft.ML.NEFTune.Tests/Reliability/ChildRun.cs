@@ -41,15 +41,14 @@ internal sealed class ChildRun : IDisposable
     /// <summary>Waits for a standard-error line containing <paramref name="marker"/>; fails if the process ends first or on timeout.</summary>
     public string WaitForErrorLine(string marker)
     {
-        var deadline = Stopwatch.StartNew();
+        using var timeout = new CancellationTokenSource(Timeout);
         while (true)
         {
-            var left = Timeout - deadline.Elapsed;
-            if (left <= TimeSpan.Zero) { Kill(); Assert.Fail($"no line '{marker}' on standard error within {Timeout}; it wrote:\n{Error}"); }
             try
             {
-                if (errorLines.TryTake(out var line, left) && line.Contains(marker, StringComparison.Ordinal)) return line;
+                if (errorLines.TryTake(out var line, System.Threading.Timeout.Infinite, timeout.Token) && line.Contains(marker, StringComparison.Ordinal)) return line;
             }
+            catch (OperationCanceledException) { Kill(); Assert.Fail($"no line '{marker}' on standard error within {Timeout}; it wrote:\n{Error}"); }
             catch (InvalidOperationException) { }   // completed: standard error was closed
             if (errorLines.IsCompleted) Assert.Fail($"the process ended before writing '{marker}' to standard error; it wrote:\n{Error}\n{Output}");
         }
