@@ -13,7 +13,7 @@ namespace Microsoft.ML.NEFTune.IO;
 public static class HuggingFaceCheckpoint
 {
     /// <summary>Tokenizer files copied along with a saved model.</summary>
-    public static readonly string[] TokenizerFiles = { "tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" };
+    public static readonly string[] TokenizerFiles = { "tokenizer.model", "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json" };
 
     public static LlamaForCausalLM Load(string directory, ModelLoadOptions? options = null)
     {
@@ -21,14 +21,17 @@ public static class HuggingFaceCheckpoint
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model directory not found: {directory}");
         var config = LlamaConfig.Load(Path.Combine(directory, "config.json"));
         var files = SafetensorsFiles(directory);
-        var entries = new Dictionary<string, SafetensorsFile>();
+        var entries = new Dictionary<string, (SafetensorsFile File, string Key)>();   // by the model's parameter name
         foreach (var file in files)
-            foreach (var name in file.Entries.Keys)
-                if (!entries.TryAdd(name, file)) throw new ModelFormatException(file.Path, $"tensor '{name}' appears in more than one shard");
-        StateDictLoader.CheckShapes(config, directory, entries.ToDictionary(e => e.Key, e => e.Value.Entries[e.Key].Shape));
+            foreach (var key in file.Entries.Keys)
+            {
+                var name = config.Opt is null ? key : OptStateDict.CanonicalName(key);
+                if (!entries.TryAdd(name, (file, key))) throw new ModelFormatException(file.Path, $"tensor '{key}' appears more than once (in another shard or under another key layout)");
+            }
+        StateDictLoader.CheckShapes(config, directory, entries.ToDictionary(e => e.Key, e => e.Value.File.Entries[e.Value.Key].Shape));
         var dtype = options.Resolve(config.TorchDtype, Training.CpuFeatures.FastBFloat16, out _);
         var model = new LlamaForCausalLM(config, dtype);                      // parameters created in the final dtype
-        StateDictLoader.Load(model, config, directory, entries.Keys, name => entries[name].Read(name), (name, p) => entries[name].TryReadInto(name, p));
+        StateDictLoader.Load(model, config, directory, entries.Keys, name => entries[name].File.Read(entries[name].Key), (name, p) => entries[name].File.TryReadInto(entries[name].Key, p));
         return Place(model, options with { DType = dtype });
     }
 

@@ -14,6 +14,7 @@ internal static class StateDictLoader
     /// <summary>The names and shapes of a <see cref="LlamaForCausalLM"/>'s parameters for <paramref name="c"/>, computed without building it.</summary>
     public static Dictionary<string, long[]> ExpectedShapes(LlamaConfig c)
     {
+        if (c.Opt is not null) return OptStateDict.ExpectedShapes(c);
         long C = c.HiddenSize, I = c.IntermediateSize, q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
         var shapes = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = new[] { (long)c.VocabSize, C }, ["model.norm.weight"] = new[] { C } };
         if (!c.TieWordEmbeddings) shapes["lm_head.weight"] = new[] { (long)c.VocabSize, C };
@@ -47,7 +48,7 @@ internal static class StateDictLoader
     /// </summary>
     public static void CheckShapes(LlamaConfig config, string source, IReadOnlyDictionary<string, long[]> shapes)
     {
-        int perLayer = config.FusedProjections ? 6 : 9;
+        int perLayer = config.Opt is not null ? OptStateDict.MinTensorsPerLayer : config.FusedProjections ? 6 : 9;
         if ((long)config.NumHiddenLayers * perLayer > shapes.Count)
             throw new ModelFormatException(source, $"config.json gives {config.NumHiddenLayers} layers ({perLayer} tensors each) but the checkpoint holds only {shapes.Count} tensors");
         var expected = config.FusedProjections ? FusedProjections.FuseShapes(config, ExpectedShapes(config)) : ExpectedShapes(config);

@@ -5,7 +5,7 @@ namespace Microsoft.ML.NEFTune.Modeling;
 /// <summary>
 /// A change to the input embeddings that a model applies in training mode only, between the token embedding and the
 /// decoder stack (e.g. NEFTune noise). It holds no parameters, so attaching one changes no state-dict key. A model
-/// holds at most one (<see cref="LlamaModel.EmbeddingTransform"/>).
+/// holds at most one (<see cref="DecoderModel.EmbeddingTransform"/>).
 /// </summary>
 public interface IEmbeddingTransform
 {

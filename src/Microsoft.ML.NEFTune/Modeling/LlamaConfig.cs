@@ -12,7 +12,7 @@ namespace Microsoft.ML.NEFTune.Modeling;
 public sealed class LlamaConfig
 {
     /// <summary>The <c>model_type</c> values that load.</summary>
-    public static readonly IReadOnlyList<string> SupportedModelTypes = new[] { "llama", "mistral", "qwen2", "phi3" };
+    public static readonly IReadOnlyList<string> SupportedModelTypes = new[] { "llama", "mistral", "qwen2", "phi3", "opt" };
 
     public string ModelType { get; set; } = "llama";
     public int VocabSize { get; set; } = 32000;
@@ -57,6 +57,12 @@ public sealed class LlamaConfig
 
     public int KeyValueDim => NumKeyValueHeads * HeadDim;
 
+    /// <summary>The OPT-only fields when <see cref="ModelType"/> is <c>opt</c>, else null.</summary>
+    public OptSettings? Opt { get; set; }
+
+    /// <summary>Width of the token embedding and of the output head: <see cref="HiddenSize"/>, or OPT's <c>word_embed_proj_dim</c>.</summary>
+    public int EmbeddingSize => Opt?.WordEmbedProjDim ?? HiddenSize;
+
     /// <summary>Reads and validates a <c>config.json</c>.</summary>
     public static LlamaConfig Load(string path)
     {
@@ -90,6 +96,7 @@ public sealed class LlamaConfig
         var modelType = Text("model_type", "llama");
         if (!SupportedModelTypes.Contains(modelType))
             throw new ModelFormatException(source, $"model_type '{modelType}' is not supported (supported: {string.Join(", ", SupportedModelTypes)})");
+        if (modelType == "opt") return OptSettings.FromJson(json, source);
         RefuseUnsupportedFeatures(json, modelType, source);
         var ropeParameters = json["rope_parameters"] as JsonObject;   // transformers 5 keeps rope_theta and the scaling here
         var c = new LlamaConfig
@@ -193,12 +200,18 @@ public sealed class LlamaConfig
         Positive(MaxPositionEmbeddings, "max_position_embeddings");
         if (HeadDim <= 0)
             throw new ModelFormatException(source, $"num_attention_heads ({NumAttentionHeads}) does not divide hidden_size ({HiddenSize}) and no head_dim is given");
-        if (HeadDim % 2 != 0) throw new ModelFormatException(source, $"head_dim must be even for rotary embeddings, got {HeadDim}");
+        if (Opt is not null)
+        {
+            if (Opt.WordEmbedProjDim <= 0) throw new ModelFormatException(source, $"word_embed_proj_dim must be positive, got {Opt.WordEmbedProjDim}");
+            if (NumKeyValueHeads != NumAttentionHeads) throw new ModelFormatException(source, "OPT has no grouped key/value heads");
+            if (HiddenAct != "relu") throw new ModelFormatException(source, $"activation_function '{HiddenAct}' is not supported for OPT (only 'relu')");
+        }
+        else if (HeadDim % 2 != 0) throw new ModelFormatException(source, $"head_dim must be even for rotary embeddings, got {HeadDim}");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             throw new ModelFormatException(source, $"num_key_value_heads ({NumKeyValueHeads}) must divide num_attention_heads ({NumAttentionHeads})");
         if (!(RmsNormEps > 0 && RmsNormEps < 1)) throw new ModelFormatException(source, $"rms_norm_eps must be in (0, 1), got {RmsNormEps}");
         if (!(RopeTheta > 0)) throw new ModelFormatException(source, $"rope_theta must be positive, got {RopeTheta}");
-        if (HiddenAct != "silu") throw new ModelFormatException(source, $"hidden_act '{HiddenAct}' is not supported (only 'silu')");
+        if (Opt is null && HiddenAct != "silu") throw new ModelFormatException(source, $"hidden_act '{HiddenAct}' is not supported (only 'silu')");
         if ((long)NumAttentionHeads * HeadDim > int.MaxValue)
             throw new ModelFormatException(source, $"num_attention_heads × head_dim ({NumAttentionHeads} × {HeadDim}) is too large");
         const long limit = 1L << 40;
@@ -214,6 +227,7 @@ public sealed class LlamaConfig
 
     public JsonObject ToJson()
     {
+        if (Opt is not null) return OptSettings.ToJson(this);
         var json = new JsonObject
         {
             ["architectures"] = new JsonArray(ModelType switch { "qwen2" => "Qwen2ForCausalLM", "mistral" => "MistralForCausalLM", "phi3" => "Phi3ForCausalLM", _ => "LlamaForCausalLM" }),

@@ -5,15 +5,16 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.NEFTune.Modeling;
 
 /// <summary>
-/// A Llama-family causal language model (HF <c>LlamaForCausalLM</c>): the decoder stack and an output head,
-/// tied to the embedding when <c>tie_word_embeddings</c> is set. Parameter names equal the HF state-dict keys.
+/// A causal language model (HF <c>LlamaForCausalLM</c>, or <c>OPTForCausalLM</c> when the config is OPT's): the
+/// family's decoder stack (<see cref="DecoderModel"/>) and an output head, tied to the embedding when
+/// <c>tie_word_embeddings</c> is set. Parameter names equal the HF state-dict keys.
 /// </summary>
 public sealed class LlamaForCausalLM : nn.Module
 {
     /// <summary>Labels with this value are ignored by the loss (prompt and padding tokens).</summary>
     public const long IgnoreIndex = -100;
 
-    private readonly LlamaModel model;
+    private readonly DecoderModel model;
     private readonly Linear? lm_head;
 
     /// <param name="config">The model's shape.</param>
@@ -23,15 +24,15 @@ public sealed class LlamaForCausalLM : nn.Module
     {
         config.Validate();
         Config = config;
-        model = new LlamaModel(config, dtype);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, dtype: dtype);
+        model = config.Opt is null ? new LlamaModel(config, dtype) : new OptModel(config, dtype);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.EmbeddingSize, config.VocabSize, hasBias: false, dtype: dtype);
         RegisterComponents();
     }
 
     public LlamaConfig Config { get; }
 
     /// <summary>The decoder stack (HF <c>model</c>).</summary>
-    public LlamaModel Model => model;
+    public DecoderModel Model => model;
 
     /// <summary>Next-token logits (B, T, V).</summary>
     public Tensor forward(Tensor inputIds, Tensor? sequenceIds = null, KVCache? cache = null)
@@ -87,7 +88,7 @@ public sealed class LlamaForCausalLM : nn.Module
     public (Tensor LossSum, long TokenCount) LossSum(Tensor inputIds, Tensor labels, Tensor? sequenceIds)
     {
         using var scope = NewDisposeScope();
-        long C = Config.HiddenSize, T = inputIds.shape[1];
+        long C = Config.EmbeddingSize, T = inputIds.shape[1];
         var h = model.forward(inputIds, sequenceIds);                                               // (B, T, C)
         var shiftLabels = labels.narrow(1, 1, T - 1).reshape(-1);                                    // (B·(T-1))
         var keep = shiftLabels.ne(IgnoreIndex).nonzero().squeeze(1);                                 // (N)
@@ -105,7 +106,10 @@ public sealed class LlamaForCausalLM : nn.Module
         return (sum / Math.Max(count, 1)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Initialises weights as HF Llama does: normal(0, initializer_range) for matrices, ones for norms.</summary>
+    /// <summary>
+    /// Initialises weights as HF Llama and OPT do: normal(0, initializer_range) for matrices and embeddings, ones for
+    /// norm weights, zeros for biases.
+    /// </summary>
     public void InitializeWeights(long seed)
     {
         using var _ = no_grad();

@@ -10,7 +10,7 @@ namespace Microsoft.ML.NEFTune.Modeling;
 /// of submodules (which <c>named_parameters</c>, <c>to</c> and <c>train</c> walk). TorchSharp's <c>register_module</c>
 /// refuses a name that is already registered and offers no replacement, so the registry
 /// (<c>_internal_submodules</c>) is updated directly. Used by LoRA (projections) and by NEFTune on models other
-/// than <see cref="LlamaForCausalLM"/> (whose embedding has <see cref="LlamaModel.EmbeddingTransform"/> instead).
+/// than <see cref="LlamaForCausalLM"/> (whose embedding has <see cref="DecoderModel.EmbeddingTransform"/> instead).
 /// </summary>
 public static class ModuleReplacement
 {

@@ -13,7 +13,7 @@ namespace Microsoft.ML.NEFTune.Noise;
 public static class Neftune
 {
     /// <summary>
-    /// Attaches noise drawn from <paramref name="seed"/> as the model's <see cref="LlamaModel.EmbeddingTransform"/>;
+    /// Attaches noise drawn from <paramref name="seed"/> as the model's <see cref="DecoderModel.EmbeddingTransform"/>;
     /// it acts in training mode only. Dispose the returned noise after <see cref="Detach"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">The model already has noise or another embedding transform.</exception>

@@ -7,7 +7,7 @@ namespace Microsoft.ML.NEFTune.Noise;
 /// Draws NEFTune noise for a batch of embeddings: <c>x + δ</c>, <c>δ = u · alpha / sqrt(L·d)</c> with <c>u</c> from
 /// the noise kind (<see cref="NeftuneOptions.EffectiveKind"/>), <c>d</c> the embedding size and <c>L</c> chosen by
 /// <see cref="NeftuneScaling"/>. The noise is drawn from its own seeded generator and is never part of the autograd
-/// graph. Attach it to a model as its <see cref="LlamaModel.EmbeddingTransform"/> (<see cref="Neftune.Attach(LlamaForCausalLM, NeftuneOptions, long)"/>).
+/// graph. Attach it to a model as its <see cref="DecoderModel.EmbeddingTransform"/> (<see cref="Neftune.Attach(LlamaForCausalLM, NeftuneOptions, long)"/>).
 /// </summary>
 public sealed class NeftuneNoise : IEmbeddingTransform, IDisposable
 {
