@@ -205,7 +205,7 @@ public sealed class ByteLevelBpeTokenizer : TextTokenizer
         }
     }
 
-    private static ByteLevelBpeTokenizer Create(string path, JsonElement root)
+    internal static ByteLevelBpeTokenizer Create(string path, JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out JsonElement model) || model.ValueKind != JsonValueKind.Object)
         {

@@ -164,7 +164,7 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
 
     /// <summary>
     /// Loads a tokenizer from a <c>tokenizer.model</c> (SentencePiece) file, a <c>tokenizer.json</c>
-    /// (Hugging Face byte-level BPE) file, or a directory that contains one of them. When a directory has
+    /// (Hugging Face byte-level BPE) file, or a directory that contains one of them (or GPT-2 style <c>vocab.json</c> + <c>merges.txt</c>, as OPT ships). When a directory has
     /// both, the SentencePiece model is used if it is one this library can serve. A
     /// <c>tokenizer_config.json</c> beside the file supplies <see cref="AddBosToken"/>,
     /// <see cref="AddEosToken"/>, the special token strings and <see cref="ChatTemplate"/>.
@@ -217,8 +217,13 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
                 }
             }
 
+            if (Gpt2TokenizerFiles.Exist(path))
+            {
+                return Gpt2TokenizerFiles.Load(path);
+            }
+
             throw new FileNotFoundException(
-                $"The directory '{Path.GetFullPath(path)}' contains neither '{SentencePieceFileName}' nor '{HuggingFaceFileName}'.",
+                $"The directory '{Path.GetFullPath(path)}' contains neither '{SentencePieceFileName}', '{HuggingFaceFileName}' nor '{Gpt2TokenizerFiles.VocabFileName}' + '{Gpt2TokenizerFiles.MergesFileName}'.",
                 model);
         }
 
