@@ -79,7 +79,7 @@ public static class CliInputs
         else if (Directory.Exists(path))
         {
             if (FindTokenizerFile(path) is null)
-                throw new CliUsageException($"{option}: no {string.Join(" or ", TokenizerFileNames)} in {path}");
+                throw new CliUsageException($"{option}: no {string.Join(" or ", TokenizerFileNames)} (or {Gpt2TokenizerFiles.VocabFileName} + {Gpt2TokenizerFiles.MergesFileName}) in {path}");
         }
         else throw new CliUsageException($"{option}: tokenizer not found: {path}");
         try
@@ -98,7 +98,8 @@ public static class CliInputs
 
     /// <summary>The tokenizer file of a model or tokenizer directory, or null.</summary>
     public static string? FindTokenizerFile(string directory) =>
-        TokenizerFileNames.Select(n => Path.Combine(directory, n)).FirstOrDefault(File.Exists);
+        TokenizerFileNames.Select(n => Path.Combine(directory, n)).FirstOrDefault(File.Exists)
+        ?? (Gpt2TokenizerFiles.Exist(directory) ? Path.Combine(directory, Gpt2TokenizerFiles.VocabFileName) : null);
 
     /// <summary>The directory of a Hugging Face model path (the directory or its <c>config.json</c>); null for other paths.</summary>
     public static string? ModelDirectory(string modelPath) =>

@@ -37,12 +37,17 @@ public static class LoraAdapters
         var device = model.Model.EmbeddingWeight.device;
         var init = new Generator(unchecked((ulong)RandomStreams.LoraInitSeed(seed)));
         var dropout = new Generator(unchecked((ulong)RandomStreams.LoraDropoutSeed(seed)), device);
-        foreach (var (_, parent, name, module) in Projections(model))
+        var projections = Projections(model);
+        var targets = TargetsFor(model, options.TargetModules);
+        var missing = targets.FirstOrDefault(t => !projections.Any(p => p.Name == t));
+        if (missing is not null)
+            throw new ArgumentException($"LoRA target '{missing}' names no projection of this {model.Config.ModelType} model (its projections: {string.Join(", ", projections.Select(p => p.Name).Distinct())}).", nameof(options));
+        foreach (var (_, parent, name, module) in projections)
         {
             var replacement = module;
             if (options.QuantizeBase != BaseQuantization.None && module is Linear linear)
                 replacement = QuantizedLinear.Create(options.QuantizeBase, linear.weight!, linear.bias);
-            if (options.TargetModules.Contains(name))
+            if (targets.Contains(name))
                 replacement = new LoraLinear(replacement, options.Rank, options.Alpha, options.Dropout, init, dropout);
             if (ReferenceEquals(replacement, module)) continue;
             replacement.train(model.training);
@@ -52,7 +57,7 @@ public static class LoraAdapters
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
         var adapters = AdapterParameters(model);
         foreach (var (_, p) in adapters) p.requires_grad = true;
-        States.AddOrUpdate(model, new State(options, dropout));
+        States.AddOrUpdate(model, new State(options with { TargetModules = targets }, dropout));
         return adapters.Select(a => a.Parameter).ToList();
     }
 
@@ -77,7 +82,7 @@ public static class LoraAdapters
         return new LoraOptions
         {
             Rank = first.Rank, Alpha = first.Alpha, Dropout = first.Dropout,
-            TargetModules = LoraOptions.AllProjections.Where(t => adapters.Any(a => a.Path.EndsWith("." + t))).ToArray(),
+            TargetModules = LoraOptions.KnownProjections.Where(t => adapters.Any(a => a.Path.EndsWith("." + t))).ToArray(),
             QuantizeBase = first.BaseLayer is QuantizedLinear q ? q.Kind : BaseQuantization.None,
         };
     }
@@ -282,15 +287,26 @@ public static class LoraAdapters
         module.Dispose();
     }
 
+    /// <summary>
+    /// The model's own names for <paramref name="targets"/>: on OPT, <c>o_proj</c> is its <c>out_proj</c> and the
+    /// Llama list <c>all</c> is OPT's six projections; other names are kept.
+    /// </summary>
+    private static IReadOnlyList<string> TargetsFor(LlamaForCausalLM model, IReadOnlyList<string> targets)
+    {
+        if (model.Config.Opt is null) return targets;
+        if (targets.SequenceEqual(LoraOptions.AllProjections)) return new[] { "q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2" };
+        return targets.Select(t => t == "o_proj" ? "out_proj" : t).Distinct().ToArray();
+    }
+
     /// <summary>Every decoder projection slot: (path, parent module, slot name, current module).</summary>
     private static IEnumerable<(string Path, nn.Module Parent, string Name, nn.Module<Tensor, Tensor> Module)> Projections(LlamaForCausalLM model)
     {
         var list = new List<(string, nn.Module, string, nn.Module<Tensor, Tensor>)>();
         foreach (var (parentPath, parent) in model.named_modules())
         {
-            if (parent is not (LlamaAttention or LlamaMLP)) continue;
+            if (parent is not (LlamaAttention or LlamaMLP or OptAttention or OptDecoderLayer)) continue;
             foreach (var (name, child) in parent.named_children())
-                if (LoraOptions.AllProjections.Contains(name) && child is nn.Module<Tensor, Tensor> projection)
+                if (LoraOptions.KnownProjections.Contains(name) && child is nn.Module<Tensor, Tensor> projection)
                     list.Add(($"{parentPath}.{name}", parent, name, projection));
         }
         return list;

@@ -14,6 +14,15 @@ public sealed record LoraOptions
     /// <summary>Every linear layer of a decoder block (what <c>all</c> selects).</summary>
     public static readonly IReadOnlyList<string> AllProjections = AttentionProjections.Concat(MlpProjections).ToArray();
 
+    /// <summary>
+    /// OPT's own names for its block's linear layers beyond q/k/v: the attention output <c>out_proj</c> (which
+    /// <c>o_proj</c> also selects on an OPT model) and the feed-forward <c>fc1</c>, <c>fc2</c> (which <c>all</c> selects there).
+    /// </summary>
+    public static readonly IReadOnlyList<string> OptProjections = new[] { "out_proj", "fc1", "fc2" };
+
+    /// <summary>Every projection name of every supported family, in model order.</summary>
+    public static readonly IReadOnlyList<string> KnownProjections = AllProjections.Concat(OptProjections).ToArray();
+
     /// <summary>Rank r of each adapter (A is r×in, B is out×r). Default 8.</summary>
     public int Rank { get; init; } = 8;
 
@@ -46,9 +55,9 @@ public sealed record LoraOptions
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1).");
         if (TargetModules is null || TargetModules.Count == 0)
             throw new ArgumentOutOfRangeException(nameof(TargetModules), TargetModules, "TargetModules must name at least one projection.");
-        var unknown = TargetModules.FirstOrDefault(t => !AllProjections.Contains(t));
+        var unknown = TargetModules.FirstOrDefault(t => !KnownProjections.Contains(t));
         if (unknown is not null)
-            throw new ArgumentOutOfRangeException(nameof(TargetModules), unknown, $"TargetModules: '{unknown}' is not a decoder projection (expected {string.Join(", ", AllProjections)}).");
+            throw new ArgumentOutOfRangeException(nameof(TargetModules), unknown, $"TargetModules: '{unknown}' is not a decoder projection (expected {string.Join(", ", KnownProjections)}).");
         if (TargetModules.Distinct().Count() != TargetModules.Count)
             throw new ArgumentOutOfRangeException(nameof(TargetModules), string.Join(",", TargetModules), "TargetModules names a projection twice.");
         if (!Enum.IsDefined(QuantizeBase)) throw new ArgumentOutOfRangeException(nameof(QuantizeBase), QuantizeBase, "QuantizeBase must be None, Int8 or Nf4.");
@@ -68,13 +77,13 @@ public sealed record LoraOptions
         foreach (var part in trimmed.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             var lower = part.ToLowerInvariant();
-            var name = lower.EndsWith("_proj") ? lower : lower + "_proj";
-            if (!AllProjections.Contains(name))
-                throw new FormatException($"'{part}' is not a LoRA target: use all, or a comma-separated list of q, k, v, o, gate, up, down.");
+            var name = lower.EndsWith("_proj") || lower is "fc1" or "fc2" ? lower : lower + "_proj";
+            if (!KnownProjections.Contains(name))
+                throw new FormatException($"'{part}' is not a LoRA target: use all, or a comma-separated list of q, k, v, o, gate, up, down (OPT: q, k, v, out, fc1, fc2).");
             if (!names.Contains(name)) names.Add(name);
         }
-        if (names.Count == 0) throw new FormatException("The LoRA target list is empty: use all, or a comma-separated list of q, k, v, o, gate, up, down.");
-        return AllProjections.Where(names.Contains).ToArray();
+        if (names.Count == 0) throw new FormatException("The LoRA target list is empty: use all, or a comma-separated list of q, k, v, o, gate, up, down (OPT: q, k, v, out, fc1, fc2).");
+        return KnownProjections.Where(names.Contains).ToArray();
     }
 
     /// <summary>Parses <c>none</c>, <c>int8</c> or <c>nf4</c> (case-insensitive).</summary>

@@ -101,12 +101,12 @@ public sealed record PeftAdapterConfig
                 JsonValue v => throw new ModelFormatException(file, $"target_modules is the pattern '{v.GetValue<string>()}'; give a list of module names"),
                 _ => throw new ModelFormatException(file, "target_modules is missing"),
             };
-            var unknown = targets.FirstOrDefault(t => !LoraOptions.AllProjections.Contains(t));
-            if (unknown is not null) throw new ModelFormatException(file, $"target module '{unknown}' is not a decoder projection ({string.Join(", ", LoraOptions.AllProjections)})");
+            var unknown = targets.FirstOrDefault(t => !LoraOptions.KnownProjections.Contains(t));
+            if (unknown is not null) throw new ModelFormatException(file, $"target module '{unknown}' is not a decoder projection ({string.Join(", ", LoraOptions.KnownProjections)})");
             return new PeftAdapterConfig
             {
                 R = r, LoraAlpha = alpha, LoraDropout = dropout,
-                TargetModules = LoraOptions.AllProjections.Where(targets.Contains).ToArray(), BaseModelNameOrPath = Str("base_model_name_or_path"),
+                TargetModules = LoraOptions.KnownProjections.Where(targets.Contains).ToArray(), BaseModelNameOrPath = Str("base_model_name_or_path"),
             };
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)

@@ -200,9 +200,17 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
     {
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         if (string.IsNullOrEmpty(tokenizer.SourcePath)) return files;
-        var name = string.Equals(Path.GetExtension(tokenizer.SourcePath), ".json", StringComparison.OrdinalIgnoreCase)
-            ? TextTokenizer.HuggingFaceFileName : TextTokenizer.SentencePieceFileName;
-        files[name] = File.ReadAllBytes(tokenizer.SourcePath);
+        if (Path.GetFileName(tokenizer.SourcePath) == Gpt2TokenizerFiles.VocabFileName)
+        {
+            files[Gpt2TokenizerFiles.VocabFileName] = File.ReadAllBytes(tokenizer.SourcePath);
+            files[Gpt2TokenizerFiles.MergesFileName] = File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath))!, Gpt2TokenizerFiles.MergesFileName));
+        }
+        else
+        {
+            var name = string.Equals(Path.GetExtension(tokenizer.SourcePath), ".json", StringComparison.OrdinalIgnoreCase)
+                ? TextTokenizer.HuggingFaceFileName : TextTokenizer.SentencePieceFileName;
+            files[name] = File.ReadAllBytes(tokenizer.SourcePath);
+        }
         if (tokenizer.ConfigPath is { } config && File.Exists(config)) files["tokenizer_config.json"] = File.ReadAllBytes(config);
         var specialTokens = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath))!, "special_tokens_map.json");
         if (File.Exists(specialTokens)) files["special_tokens_map.json"] = File.ReadAllBytes(specialTokens);

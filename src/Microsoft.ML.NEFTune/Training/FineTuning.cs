@@ -155,7 +155,7 @@ public static class FineTuning
     {
         if (tokenizerPath is not null) return TextTokenizer.Load(tokenizerPath);
         var dir = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-        if (File.Exists(Path.Combine(dir, TextTokenizer.SentencePieceFileName)) || File.Exists(Path.Combine(dir, TextTokenizer.HuggingFaceFileName)))
+        if (File.Exists(Path.Combine(dir, TextTokenizer.SentencePieceFileName)) || File.Exists(Path.Combine(dir, TextTokenizer.HuggingFaceFileName)) || Gpt2TokenizerFiles.Exist(dir))
             return TextTokenizer.Load(dir);
         throw new FileNotFoundException($"No tokenizer found beside the model {modelPath}; give a tokenizer path.");
     }

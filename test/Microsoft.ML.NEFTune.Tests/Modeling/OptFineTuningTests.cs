@@ -1,0 +1,94 @@
+using System.Text.Json;
+using Microsoft.ML.NEFTune.IO;
+using Microsoft.ML.NEFTune.Lora;
+using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
+using Microsoft.ML.NEFTune.Modeling;
+using Microsoft.ML.NEFTune.Tests.Cli;
+using Microsoft.ML.NEFTune.Tests.MLNet;
+
+namespace Microsoft.ML.NEFTune.Tests.Modeling;
+
+/// <summary>A tiny random OPT (embedding 8 projected to hidden 16) with the OPT-style tokenizer folder, fine-tuned like a Llama.</summary>
+public sealed class OptFineTuningTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+    private readonly string model;
+    private readonly string data;
+
+    public OptFineTuningTests()
+    {
+        model = temp["opt"];
+        var config = LlamaConfig.FromJson(new System.Text.Json.Nodes.JsonObject
+        {
+            ["model_type"] = "opt", ["vocab_size"] = 50261, ["hidden_size"] = 16, ["word_embed_proj_dim"] = 8, ["ffn_dim"] = 32,
+            ["num_hidden_layers"] = 2, ["num_attention_heads"] = 2, ["max_position_embeddings"] = 128, ["do_layer_norm_before"] = true,
+        });
+        using var m = new LlamaForCausalLM(config);
+        m.InitializeWeights(5);
+        HuggingFaceCheckpoint.Save(m, model);
+        var tokenizer = Path.Combine(RepositoryFiles.Root, "test", "Microsoft.ML.NEFTune.Tests", "References", "opt-tokenizer");
+        foreach (var f in new[] { "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json" })
+            File.Copy(Path.Combine(tokenizer, f), Path.Combine(model, f));
+        data = temp["alpaca.json"];
+        using var all = JsonDocument.Parse(File.ReadAllText(Fixtures.AlpacaDemo));
+        File.WriteAllText(data, "[" + string.Join(",", all.RootElement.EnumerateArray().Take(12).Select(e => e.GetRawText())) + "]");
+    }
+
+    public void Dispose() => temp.Dispose();
+
+    private static float[] Weights(string dir, string key)
+    {
+        var file = SafetensorsFile.Open(Path.Combine(dir, "model.safetensors"));
+        using var t = file.Read(key);
+        return t.data<float>().ToArray();
+    }
+
+    [Fact]
+    public void TheCliFineTunesAnOptModelWithNeftuneAndSavesItInOptLayout()
+    {
+        var result = CliRunner.Run("train", "--model", model, "--data", data, "--noise-alpha", "5", "--max-steps", "3", "--batch-size", "4",
+            "--lr", "1e-2", "--max-length", "64", "--seed", "1", "--out", temp["out"]);
+        Assert.True(result.ExitCode == 0, result.Error);
+        foreach (var f in new[] { "config.json", "model.safetensors", "vocab.json", "merges.txt" })
+            Assert.True(File.Exists(Path.Combine(temp["out"], f)), f);
+        using var tuned = HuggingFaceCheckpoint.Load(temp["out"]);
+        Assert.Equal("opt", tuned.Config.ModelType);
+        const string key = "model.decoder.layers.0.fc1.weight";
+        Assert.NotEqual(Weights(model, key), Weights(temp["out"], key));
+    }
+
+    [Fact]
+    public void TheCliTrainsAPeftLoraAdapterOnOptsAttentionProjections()
+    {
+        var result = CliRunner.Run("train", "--model", model, "--data", data, "--noise-alpha", "5", "--max-steps", "2", "--batch-size", "4",
+            "--lr", "1e-2", "--max-length", "64", "--seed", "1", "--lora-rank", "4", "--lora-targets", "q_proj,k_proj,v_proj,out_proj", "--out", temp["lora"]);
+        Assert.True(result.ExitCode == 0, result.Error);
+        var adapter = Directory.GetFiles(temp["lora"], "adapter_config.json", SearchOption.AllDirectories).First();
+        using var config = JsonDocument.Parse(File.ReadAllText(adapter));
+        Assert.Equal(new[] { "k_proj", "out_proj", "q_proj", "v_proj" }, config.RootElement.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()).OrderBy(t => t, StringComparer.Ordinal));
+        var weights = SafetensorsFile.Open(Path.Combine(Path.GetDirectoryName(adapter)!, "adapter_model.safetensors"));
+        Assert.Contains("base_model.model.model.decoder.layers.1.self_attn.out_proj.lora_B.weight", weights.Entries.Keys);
+    }
+
+    [Fact]
+    public void LoraOnOptRefusesATargetItDoesNotHave()
+    {
+        using var m = HuggingFaceCheckpoint.Load(model);
+        var e = Assert.Throws<ArgumentException>(() => LoraApi.Apply(m, new LoraOptions { TargetModules = new[] { "gate_proj" } }, seed: 1));
+        Assert.Contains("gate_proj", e.Message);
+        Assert.Contains("out_proj", e.Message);
+    }
+
+    [Fact]
+    public void MlNetFitsAnOptModelWithNoisyEmbeddings()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = MLNetTestData.FastOptions(model);
+        options.MaxSteps = 2;
+        using var tuned = ml.Neftune().InstructionTuning(options).Fit(ml.Data.LoadFromEnumerable(MLNetTestData.Records(8)));
+        Assert.Equal(2, tuned.TrainingResult!.Steps);
+        Assert.Equal("opt", tuned.Model.Config.ModelType);
+        var engine = ml.Model.CreatePredictionEngine<InstructionRow, GeneratedRow>(tuned);
+        Assert.NotNull(engine.Predict(new InstructionRow { Instruction = "Say hi." }).Generated);
+    }
+}
