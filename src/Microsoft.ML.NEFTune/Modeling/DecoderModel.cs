@@ -48,6 +48,9 @@ public abstract class DecoderModel : nn.Module
     /// </summary>
     public virtual bool GradientCheckpointing { get; set; }
 
+    /// <summary>Whether this family implements <see cref="GradientCheckpointing"/> (OPT does not).</summary>
+    public virtual bool SupportsGradientCheckpointing => true;
+
     /// <summary>Generators that layers draw from while training (e.g. adapter dropout), replayed when a checkpointed layer is recomputed.</summary>
     public IReadOnlyList<Generator> CheckpointGenerators { get; set; } = Array.Empty<Generator>();
 

@@ -32,6 +32,9 @@ public sealed class OptModel : DecoderModel
     }
 
     /// <inheritdoc/>
+    public override bool SupportsGradientCheckpointing => false;
+
+    /// <inheritdoc/>
     public override Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? sequenceIds = null, KVCache? cache = null)
         => decoder.forward(inputsEmbeds, sequenceIds, cache);
 

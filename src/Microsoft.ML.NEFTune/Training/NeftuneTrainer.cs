@@ -47,6 +47,8 @@ public sealed class NeftuneTrainer : IDisposable
         if (Neftune.AttachedNoise(model) is { } attached)
             throw new InvalidOperationException(
                 $"The model already has {attached} attached, and the trainer adds {options.Noise.Describe()} from TrainingOptions.Noise; detach the first (Neftune.Detach) so that noise is added once.");
+        if (options.GradientCheckpointing && !model.Model.SupportsGradientCheckpointing)
+            throw new NotSupportedException($"Gradient checkpointing is not supported for {model.Config.ModelType} models; train without it (TrainingOptions.GradientCheckpointing, --gradient-checkpointing).");
         this.model = model;
         this.options = options;
         this.tokenizerDirectory = tokenizerDirectory;

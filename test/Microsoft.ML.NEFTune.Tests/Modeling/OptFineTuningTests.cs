@@ -3,8 +3,10 @@ using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Lora;
 using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 using Microsoft.ML.NEFTune.Modeling;
+using Microsoft.ML.NEFTune.Noise;
 using Microsoft.ML.NEFTune.Tests.Cli;
 using Microsoft.ML.NEFTune.Tests.MLNet;
+using static TorchSharp.torch;
 
 namespace Microsoft.ML.NEFTune.Tests.Modeling;
 
@@ -90,5 +92,35 @@ public sealed class OptFineTuningTests : IDisposable
         Assert.Equal("opt", tuned.Model.Config.ModelType);
         var engine = ml.Model.CreatePredictionEngine<InstructionRow, GeneratedRow>(tuned);
         Assert.NotNull(engine.Predict(new InstructionRow { Instruction = "Say hi." }).Generated);
+    }
+
+    [Fact]
+    public void NeftuneNoiseReachesOptThroughTheEmbeddingTransformInTrainingModeOnly()
+    {
+        using var m = HuggingFaceCheckpoint.Load(model);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var ids = tensor(new long[] { 2, 40, 41, 42, 43, 44 }).unsqueeze(0);
+        m.train();
+        var clean = m.forward(ids);
+        using var noise = Neftune.Attach(m, new NeftuneOptions { Alpha = 5 }, seed: 3);
+        Assert.Same(noise, m.Model.EmbeddingTransform);
+        Assert.False(m.forward(ids).allclose(clean, rtol: 0, atol: 1e-6));               // noisy in training mode
+        m.eval();
+        Assert.True(m.forward(ids).equal(clean).all().item<bool>());                     // untouched in eval mode
+        var second = Assert.Throws<InvalidOperationException>(() => Neftune.Attach(m, new NeftuneOptions { Alpha = 5 }, seed: 4));
+        Assert.Contains("one noise at a time", second.Message);
+        Neftune.Detach(m);
+        m.train();
+        Assert.True(m.forward(ids).equal(clean).all().item<bool>());
+    }
+
+    [Fact]
+    public void GradientCheckpointingOnOptIsRefusedByName()
+    {
+        var result = CliRunner.Run("train", "--model", model, "--data", data, "--max-steps", "1", "--batch-size", "4",
+            "--max-length", "64", "--gradient-checkpointing", "--out", temp["gc"]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("Gradient checkpointing is not supported for opt", result.Error);
     }
 }
