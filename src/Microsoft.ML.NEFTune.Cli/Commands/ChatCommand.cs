@@ -44,7 +44,7 @@ public static class ChatCommand
             using var llm = CliInputs.LoadModel(modelPath, r.GetValue(dtype)!, context.Error, out _);
             if (tok.VocabularyMismatch(llm.Config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
             var mode = r.GetValue(history)!;
-            var session = new ChatSession(llm, tok, tmpl, r.GetValue(system), mode == "on" || (mode == "auto" && tmpl.Name != "alpaca"), new GenerationOptions
+            var session = new ChatSession(llm, tok, tmpl, r.GetValue(system), mode == "on" || (mode == "auto" && tmpl.Name != "alpaca"), EndOfTurn.Apply(new GenerationOptions
             {
                 MaxNewTokens = r.GetValue(maxNewTokens),
                 Temperature = r.GetValue(temperature),
@@ -52,8 +52,7 @@ public static class ChatCommand
                 TopP = r.GetValue(topP),
                 RepetitionPenalty = r.GetValue(repetitionPenalty),
                 Seed = r.GetValue(seed),
-                StopStrings = tmpl.EndOfTurnStrings,
-            });
+            }, tmpl, tok, llm.Config));
             return Loop(context, session, modelPath, r.GetValue(json));
         });
         return command;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.NEFTune.Data;
+using Microsoft.ML.NEFTune.Data.Templates;
 using Microsoft.ML.NEFTune.IO.Tokenizers;
 using Microsoft.ML.NEFTune.Modeling;
 using AIChatMessage = Microsoft.Extensions.AI.ChatMessage;
@@ -15,9 +16,11 @@ namespace Microsoft.ML.NEFTune.Generation;
 /// <c>ChatClientBuilder</c> middleware and other .NET AI code can talk to a tuned model.
 /// </summary>
 /// <remarks>
-/// <para>The conversation is rendered with <see cref="NeftuneChatClientOptions.Template"/> (system messages and
-/// <see cref="ChatOptions.Instructions"/> become the system prompt), generation stops at the model's end-of-sequence
-/// token or the template's <see cref="PromptTemplate.EndOfTurnStrings"/>, and the answer is trimmed.
+/// <para>The conversation is rendered with <see cref="Template"/>: <see cref="NeftuneChatClientOptions.Template"/> when
+/// set, else the model's own chat template when it has one (rendered and tokenized as
+/// <c>apply_chat_template(messages, add_generation_prompt=True)</c> does), else Alpaca. System messages and
+/// <see cref="ChatOptions.Instructions"/> become the system prompt. Generation stops at the model's end-of-sequence ids or the template's end-of-turn markers
+/// (<see cref="EndOfTurn"/>), and the answer is trimmed.
 /// <see cref="GetStreamingResponseAsync"/> yields one update per settled piece of text (about one per token); their
 /// text concatenates to <see cref="GetResponseAsync"/>'s for the same request.</para>
 /// <para><see cref="ChatOptions"/> map to <see cref="GenerationOptions"/>: <c>MaxOutputTokens</c> → <c>MaxNewTokens</c>,
@@ -55,7 +58,8 @@ public sealed class NeftuneChatClient : IChatClient
         this.tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         Options = options ?? new NeftuneChatClientOptions();
         Options.Validate();
-        encoder = new ExampleTokenizer(tokenizer, Options.Template);
+        Template = Options.Template ?? PromptTemplate.Resolve(ModelPromptTemplate.TemplateName, tokenizer);
+        encoder = new ExampleTokenizer(tokenizer, Template);
         this.gate = gate;
         metadata = new ChatClientMetadata("Microsoft.ML.NEFTune", providerUri: null, defaultModelId: Options.ModelId);
     }
@@ -68,6 +72,9 @@ public sealed class NeftuneChatClient : IChatClient
 
     /// <summary>The client's settings.</summary>
     public NeftuneChatClientOptions Options { get; }
+
+    /// <summary>The template prompts are rendered with: <see cref="NeftuneChatClientOptions.Template"/>, or the model's own chat template (Alpaca when it has none).</summary>
+    public PromptTemplate Template { get; }
 
     /// <inheritdoc/>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -119,7 +126,7 @@ public sealed class NeftuneChatClient : IChatClient
         if (serviceType.IsInstanceOfType(this)) return this;
         if (serviceType.IsAssignableFrom(typeof(LlamaForCausalLM))) return model();
         if (serviceType.IsInstanceOfType(tokenizer)) return tokenizer;
-        if (serviceType.IsInstanceOfType(Options.Template)) return Options.Template;
+        if (serviceType.IsInstanceOfType(Template)) return Template;
         return null;
     }
 
@@ -145,10 +152,10 @@ public sealed class NeftuneChatClient : IChatClient
         return stops.Any(s => text.Contains(s, StringComparison.Ordinal));
     }
 
-    private sealed record Request(string Id, long[] Prompt, GenerationOptions Generation);
+    internal sealed record Request(string Id, long[] Prompt, GenerationOptions Generation);
 
     /// <summary>Validates the request up front: the prompt ids and the decoding settings.</summary>
-    private Request Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options)
+    internal Request Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var generation = Map(options);
@@ -158,7 +165,9 @@ public sealed class NeftuneChatClient : IChatClient
         catch (ArgumentException e) { throw new ArgumentException($"The messages are not a conversation the template can render: {e.Message}", nameof(messages), e); }
         if (example.ToMessages().LastOrDefault()?.Role != TurnRole.User)
             throw new ArgumentException("The last message must be from the user: the model answers it.", nameof(messages));
-        var prompt = encoder.EncodePrompt(example).Select(i => (long)i).ToArray();
+        long[] prompt;
+        try { prompt = encoder.EncodePrompt(example).Select(i => (long)i).ToArray(); }
+        catch (ChatTemplateException e) { throw new ArgumentException($"The model's chat template refused the conversation: {e.Message}", nameof(messages), e); }
         var config = model().Config;
         if (config.RopeScaling is null && prompt.Length >= config.MaxPositionEmbeddings)
             throw new ArgumentException($"The prompt is {prompt.Length} tokens with the template, more than the model's context window of {config.MaxPositionEmbeddings}; shorten the conversation.", nameof(messages));
@@ -170,8 +179,7 @@ public sealed class NeftuneChatClient : IChatClient
     private GenerationOptions Map(ChatOptions? options)
     {
         var defaults = Options.Generation;
-        var stops = Options.Template.EndOfTurnStrings.Concat(defaults.StopStrings);
-        if (options is null) return defaults with { StopStrings = stops.Distinct().ToArray() };
+        if (options is null) return EndOfTurn.Apply(defaults, Template, tokenizer, model().Config);
         if (options.Tools is { Count: > 0 }) throw new NotSupportedException("ChatOptions.Tools: this model client does not call tools.");
         if (options.PresencePenalty is not null) throw new NotSupportedException("ChatOptions.PresencePenalty is not supported; use FrequencyPenalty (mapped to the repetition penalty 1 + f).");
         if (options.ResponseFormat is ChatResponseFormatJson) throw new NotSupportedException("ChatOptions.ResponseFormat: JSON output is not supported; this client generates text.");
@@ -187,11 +195,11 @@ public sealed class NeftuneChatClient : IChatClient
             TopK = options.TopK ?? defaults.TopK,
             Seed = options.Seed ?? defaults.Seed,
             RepetitionPenalty = options.FrequencyPenalty is { } f ? 1.0 + f : defaults.RepetitionPenalty,
-            StopStrings = stops.Concat(options.StopSequences ?? Enumerable.Empty<string>()).Where(s => s.Length > 0).Distinct().ToArray(),
+            StopStrings = defaults.StopStrings.Concat(options.StopSequences ?? Enumerable.Empty<string>()).ToArray(),
         };
         try { mapped.Validate(); }
         catch (ArgumentOutOfRangeException e) { throw new ArgumentOutOfRangeException(nameof(options), e.ActualValue, $"ChatOptions.{e.ParamName}: {e.Message}"); }
-        return mapped;
+        return EndOfTurn.Apply(mapped, Template, tokenizer, model().Config);
     }
 
     private static List<Turn> ToTurns(IEnumerable<AIChatMessage> messages, string? instructions)

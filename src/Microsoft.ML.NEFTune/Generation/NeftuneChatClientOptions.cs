@@ -7,10 +7,13 @@ public sealed record NeftuneChatClientOptions
 {
     /// <summary>
     /// How the conversation becomes the prompt: the template the model was tuned with (<see cref="PromptTemplate.Get"/>,
-    /// <see cref="PromptTemplate.FromFile"/>). Generation stops at its <see cref="PromptTemplate.EndOfTurnStrings"/>.
-    /// Default: the Alpaca template, the NEFTune authors' prompt.
+    /// <see cref="PromptTemplate.FromFile"/>, or a <see cref="Data.Templates.ModelPromptTemplate"/>). Generation stops
+    /// at its end-of-turn markers (<see cref="EndOfTurn"/>). Default null: the model's own chat template (from the
+    /// tokenizer's <c>tokenizer_config.json</c> or <c>chat_template.jinja</c>, rendered with
+    /// <c>add_generation_prompt=True</c> and tokenized without an added BOS, as <c>apply_chat_template</c> does) when it
+    /// has one, else the Alpaca template, the NEFTune authors' prompt.
     /// </summary>
-    public PromptTemplate Template { get; init; } = PromptTemplate.Get("alpaca");
+    public PromptTemplate? Template { get; init; }
 
     /// <summary>
     /// Decoding settings used when a request does not set them: maximum tokens, temperature, top-k, top-p, repetition
@@ -26,7 +29,6 @@ public sealed record NeftuneChatClientOptions
 
     internal void Validate()
     {
-        if (Template is null) throw new ArgumentNullException(nameof(Template), $"{nameof(NeftuneChatClientOptions)}.{nameof(Template)} must be set.");
         if (Generation is null) throw new ArgumentNullException(nameof(Generation), $"{nameof(NeftuneChatClientOptions)}.{nameof(Generation)} must be set.");
         Generation.Validate();
         if (string.IsNullOrWhiteSpace(ModelId)) throw new ArgumentException($"{nameof(NeftuneChatClientOptions)}.{nameof(ModelId)} must not be empty.", nameof(ModelId));

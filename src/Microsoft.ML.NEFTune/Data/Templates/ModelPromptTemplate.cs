@@ -41,9 +41,7 @@ public sealed class ModelPromptTemplate : PromptTemplate
     public static ModelPromptTemplate? FromTokenizer(TextTokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        string? directory = tokenizer.ConfigPath is { } config ? Path.GetDirectoryName(config)
-            : tokenizer.SourcePath.Length > 0 ? Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath)) : null;
-        if (directory is null) return null;
+        if (tokenizer.FolderPath is not { } directory) return null;
         bool hasFiles = File.Exists(Path.Combine(directory, TokenizerConfig.FileName)) || File.Exists(Path.Combine(directory, ChatTemplate.JinjaFileName));
         return hasFiles && ChatTemplate.TryFromTokenizerConfig(directory) is { } template ? new ModelPromptTemplate(template) : null;
     }

@@ -76,6 +76,10 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
     /// <summary>The <c>tokenizer_config.json</c> that was read beside <see cref="SourcePath"/>, or null when there was none.</summary>
     public string? ConfigPath { get; protected set; }
 
+    /// <summary>The folder of the tokenizer's files (that of <see cref="ConfigPath"/>, else of <see cref="SourcePath"/>), or null for a tokenizer not loaded from a file.</summary>
+    internal string? FolderPath => ConfigPath is { } config ? Path.GetDirectoryName(Path.GetFullPath(config))
+        : SourcePath.Length > 0 ? Path.GetDirectoryName(Path.GetFullPath(SourcePath)) : null;
+
     /// <summary>Encodes text to token ids. No BOS/EOS is added.</summary>
     public abstract IReadOnlyList<int> Encode(string text);
 
