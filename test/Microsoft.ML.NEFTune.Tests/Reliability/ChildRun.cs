@@ -19,7 +19,12 @@ internal sealed class ChildRun : IDisposable
 
     public ChildRun(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        // A process inherits ignored signals, and the .NET runtime never installs a Ctrl-C handler over an inherited SIG_IGN:
+        // when this test process runs as a background job of a non-interactive shell (SIGINT ignored), a child started
+        // directly could not be interrupted. GNU env's --default-signal gives the child the disposition of a terminal's
+        // foreground process.
+        var start = new ProcessStartInfo(OperatingSystem.IsLinux() ? "env" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        if (OperatingSystem.IsLinux()) { start.ArgumentList.Add("--default-signal=INT"); start.ArgumentList.Add("dotnet"); }
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "neftune.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
@@ -65,8 +70,19 @@ internal sealed class ChildRun : IDisposable
     [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
     private static extern int SendSignal(int pid, int signal);
 
-    /// <summary>Sends SIGINT, as Ctrl+C in a terminal does.</summary>
-    public void Interrupt() => Assert.True(SendSignal(process.Id, 2) == 0, $"kill(SIGINT) failed with errno {Marshal.GetLastWin32Error()}");
+    public const int SigInt = 2, SigTerm = 15;
+
+    /// <summary>
+    /// Sends <paramref name="signal"/> (<see cref="SigInt"/> as Ctrl+C in a terminal does, <see cref="SigTerm"/> as <c>kill</c>
+    /// does); fails at once, naming the cause, if the child ignores it (it would never act on it).
+    /// </summary>
+    public void Signal(int signal)
+    {
+        var ignored = File.ReadLines($"/proc/{process.Id}/status").Single(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        ulong mask = Convert.ToUInt64(ignored["SigIgn:".Length..].Trim(), 16);
+        Assert.True((mask & (1UL << (signal - 1))) == 0, $"the child process ignores signal {signal} ({ignored}): it inherited SIG_IGN, so it cannot be interrupted");
+        Assert.True(SendSignal(process.Id, signal) == 0, $"kill({signal}) failed with errno {Marshal.GetLastWin32Error()}");
+    }
 
     private void Kill()
     {

@@ -8,7 +8,7 @@ namespace Microsoft.ML.NEFTune.Tests.Reliability;
 /// <summary>
 /// Crash-and-resume trials of <c>neftune train</c>: the run crashes at an exact planned point (<see cref="FaultInjection"/>: after a
 /// given step, at the final evaluation, or right after its N-th temporary file or folder is created, in the middle of a checkpoint
-/// or of the final model), or is interrupted with a real SIGINT while a child process is paused after step 3. After each, what is
+/// or of the final model), or is interrupted with a real SIGINT or SIGTERM while a child process is paused after step 3. After each, what is
 /// on disk is consistent, and resuming finishes with weights bit-identical to an uninterrupted run with the same seed. Nothing
 /// here waits on time, a log line printed while training goes on, or a file watcher.
 /// </summary>
@@ -17,7 +17,7 @@ public class CrashRecoveryTests(ITestOutputHelper output)
     private abstract record Trial(string Name);
     /// <summary>An in-process crash planned by <paramref name="Fault"/>; where it happened must match the regular expression <paramref name="Where"/>.</summary>
     private sealed record Crash(string Name, string Fault, string Where) : Trial(Name);
-    private sealed record Interrupt(string Name, int AfterStep) : Trial(Name);
+    private sealed record Interrupt(string Name, int AfterStep, int Signal) : Trial(Name);
 
     private static readonly Trial[] Trials =
     {
@@ -29,7 +29,8 @@ public class CrashRecoveryTests(ITestOutputHelper output)
         new Crash("crash on the 3rd temporary entry (inside checkpoint-2)", "crash-at-write:3", @"write 3 \(\S*/\.checkpoint-2\.\w+\.tmp/\.\S+\.tmp\)"),
         new Crash("crash on the 10th temporary entry (inside checkpoint-4)", "crash-at-write:10", @"write 10 \(\S*/\.checkpoint-4\.\w+\.tmp/\.model\.safetensors\.\S+\.tmp\)"),
         new Crash("crash on the 26th temporary entry (the final model)", "crash-at-write:26", @"write 26 \(\S*/trial-\d+/\.generation_config\.json\.\S+\.tmp\)"),
-        new Interrupt("SIGINT (Ctrl+C) to a child process paused after step 3", 3),
+        new Interrupt("SIGINT (Ctrl+C) to a child process paused after step 3", 3, ChildRun.SigInt),
+        new Interrupt("SIGTERM (kill, docker stop) to a child process paused after step 3", 3, ChildRun.SigTerm),
     };
 
     [Fact]
@@ -91,7 +92,7 @@ public class CrashRecoveryTests(ITestOutputHelper output)
             {
                 using var child = new ChildRun(run.Args(outDir), new Dictionary<string, string> { [FaultInjection.Variable] = $"pause-after-step:{s.AfterStep}" });
                 child.WaitForErrorLine($"paused after step {s.AfterStep}");
-                child.Interrupt();
+                child.Signal(s.Signal);
                 Assert.True(child.WaitForExit() == 1, $"exit code is not 1:\n{child.Output}\n{child.Error}");
                 var summary = child.Output.Split('\n').Single(l => l.StartsWith("cancelled after ", StringComparison.Ordinal));
                 Assert.StartsWith($"cancelled after {s.AfterStep} steps", summary);
