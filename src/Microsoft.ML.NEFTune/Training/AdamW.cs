@@ -45,6 +45,10 @@ public sealed class AdamW : IDisposable
     {
         Step++;
         double bc1 = 1 - Math.Pow(Beta1, Step), bc2 = Math.Sqrt(1 - Math.Pow(Beta2, Step));
+        // Scalars held in locals until the end of the update: a Scalar created implicitly for a call can be finalized, and
+        // its native value freed, while libtorch still reads it (docs/reliability.md, "Known defect in TorchSharp").
+        using Scalar decayFactor = 1 - lr * WeightDecay, mWeight = 1 - Beta1, beta2 = Beta2, vWeight = 1 - Beta2,
+            correction2 = bc2, eps = Eps, stepSize = -lr / bc1;
         using var _ = no_grad();
         foreach (var (name, p, decay) in parameters)
         {
@@ -56,11 +60,11 @@ public sealed class AdamW : IDisposable
                 s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
                 state[name] = s;
             }
-            if (decay && WeightDecay != 0) p.mul_(1 - lr * WeightDecay);
-            s.M.lerp_(g, 1 - Beta1);                                // m = β1·m + (1−β1)·g
-            s.V.mul_(Beta2).addcmul_(g, g, 1 - Beta2);              // v = β2·v + (1−β2)·g²
-            var denom = s.V.sqrt().div_(bc2).add_(Eps);
-            p.addcdiv_(s.M, denom, -lr / bc1);
+            if (decay && WeightDecay != 0) p.mul_(decayFactor);
+            s.M.lerp_(g, mWeight);                                  // m = β1·m + (1−β1)·g
+            s.V.mul_(beta2).addcmul_(g, g, vWeight);                // v = β2·v + (1−β2)·g²
+            var denom = s.V.sqrt().div_(correction2).add_(eps);
+            p.addcdiv_(s.M, denom, stepSize);
         }
     }
 

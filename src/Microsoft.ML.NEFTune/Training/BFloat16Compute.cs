@@ -43,11 +43,12 @@ internal sealed class BFloat16Compute : IDisposable
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
+        using Scalar one = 1;   // held: see AdamW.StepWith
         foreach (var (master, copy) in pairs)
         {
             if (copy.grad is null) continue;
             if (master.grad is null) master.grad = copy.grad.to_type(ScalarType.Float32).DetachFromDisposeScope();
-            else master.grad.add_(copy.grad);
+            else master.grad.add_(copy.grad, one);
             copy.grad.zero_();
         }
     }

@@ -225,7 +225,7 @@ public sealed class NeftuneTrainer : IDisposable
         if (options.MaxGradNorm > 0 && norm > options.MaxGradNorm)
         {
             using var _ = no_grad();
-            double coefficient = options.MaxGradNorm / (norm + 1e-6);
+            using Scalar coefficient = options.MaxGradNorm / (norm + 1e-6);   // held: see AdamW.StepWith
             foreach (var g in grads) g!.mul_(coefficient);
         }
         return norm;
