@@ -47,7 +47,7 @@ public sealed class AdamW : IDisposable
         double bc1 = 1 - Math.Pow(Beta1, Step), bc2 = Math.Sqrt(1 - Math.Pow(Beta2, Step));
         // Scalars held in locals until the end of the update: a Scalar created implicitly for a call can be finalized, and
         // its native value freed, while libtorch still reads it (docs/reliability.md, "Known defect in TorchSharp").
-        using Scalar decayFactor = 1 - lr * WeightDecay, mWeight = 1 - Beta1, beta2 = Beta2, vWeight = 1 - Beta2,
+        using Scalar decayFactor = 1 - lr * WeightDecay, beta2 = Beta2, vWeight = 1 - Beta2,
             correction2 = bc2, eps = Eps, stepSize = -lr / bc1;
         using var _ = no_grad();
         foreach (var (name, p, decay) in parameters)
@@ -61,7 +61,7 @@ public sealed class AdamW : IDisposable
                 state[name] = s;
             }
             if (decay && WeightDecay != 0) p.mul_(decayFactor);
-            s.M.lerp_(g, mWeight);                                  // m = β1·m + (1−β1)·g
+            s.M.lerp_(g, 1 - Beta1);                                // m = β1·m + (1−β1)·g (a 0-d tensor of this step's scope)
             s.V.mul_(beta2).addcmul_(g, g, vWeight);                // v = β2·v + (1−β2)·g²
             var denom = s.V.sqrt().div_(correction2).add_(eps);
             p.addcdiv_(s.M, denom, stepSize);
