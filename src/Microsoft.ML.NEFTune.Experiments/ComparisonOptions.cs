@@ -1,3 +1,4 @@
+using Microsoft.ML.NEFTune.Noise;
 using Microsoft.ML.NEFTune.Training;
 
 namespace Microsoft.ML.NEFTune.Experiments;
@@ -13,6 +14,12 @@ public sealed record ComparisonOptions
 
     /// <summary>Noise alphas to compare, e.g. 0 (plain fine-tuning), 5, 10.</summary>
     public required IReadOnlyList<double> Alphas { get; init; }
+
+    /// <summary>
+    /// Noise kinds to compare (e.g. uniform, gaussian); null = only the request's kind, in <c>alpha-A/seed-S</c> folders.
+    /// With a list, every alpha above 0 runs once per kind in <c>KIND/alpha-A/seed-S</c>; alpha 0 (noise off) runs once.
+    /// </summary>
+    public IReadOnlyList<INoise>? NoiseKinds { get; init; }
 
     /// <summary>Seeds of data order, split and noise; each alpha runs once per seed.</summary>
     public required IReadOnlyList<long> Seeds { get; init; }
@@ -38,6 +45,11 @@ public sealed record ComparisonOptions
     /// <summary>Keep a finished run's <c>checkpoint-*</c> folders (by default they are deleted once its result is written).</summary>
     public bool KeepCheckpoints { get; init; }
 
+    /// <summary>The compared arms in table order: (null, alpha) without kinds, else alpha 0 once and (kind, alpha) for each kind.</summary>
+    public IReadOnlyList<(string? Kind, double Alpha)> Arms =>
+        NoiseKinds is null ? Alphas.Select(a => ((string?)null, a)).ToList()
+        : Alphas.SelectMany(a => a == 0 ? new[] { ((string?)null, a) } : NoiseKinds.Select(k => ((string?)k.Name, a))).ToList();
+
     /// <summary>Throws an exception naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -45,6 +57,8 @@ public sealed record ComparisonOptions
         if (Alphas is null || Alphas.Count == 0) throw new ArgumentException("Give at least one noise alpha.", nameof(Alphas));
         if (Alphas.Any(a => !(a >= 0) || double.IsInfinity(a))) throw new ArgumentOutOfRangeException(nameof(Alphas), "Noise alphas must be finite numbers >= 0.");
         if (Alphas.Distinct().Count() != Alphas.Count) throw new ArgumentException("A noise alpha is given twice.", nameof(Alphas));
+        if (NoiseKinds is not null && NoiseKinds.Count == 0) throw new ArgumentException("Give at least one noise kind, or none to use the request's.", nameof(NoiseKinds));
+        if (NoiseKinds is not null && NoiseKinds.Select(k => k.Name).Distinct().Count() != NoiseKinds.Count) throw new ArgumentException("A noise kind is given twice.", nameof(NoiseKinds));
         if (Seeds is null || Seeds.Count == 0) throw new ArgumentException("Give at least one seed.", nameof(Seeds));
         if (Seeds.Distinct().Count() != Seeds.Count) throw new ArgumentException("A seed is given twice.", nameof(Seeds));
         if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new ArgumentException("The comparison needs an output folder.", nameof(OutputDirectory));

@@ -19,13 +19,16 @@ public enum ComparisonRunStart
     Fresh,
 }
 
-/// <summary>One alpha × seed run of a comparison and its folder <c>OUT/alpha-A/seed-S</c>.</summary>
-public sealed record ComparisonRun(double Alpha, long Seed, string Directory)
+/// <summary>
+/// One alpha × seed run of a comparison and its folder <c>OUT/alpha-A/seed-S</c>, or <c>OUT/KIND/alpha-A/seed-S</c>
+/// when the comparison names noise kinds (<paramref name="Kind"/>; null = the request's kind or noise off).
+/// </summary>
+public sealed record ComparisonRun(double Alpha, long Seed, string Directory, string? Kind = null)
 {
     public const string ResultFileName = "result.json";
 
-    /// <summary><c>alpha-A/seed-S</c>.</summary>
-    public string Name => $"{FolderName(Alpha)}/seed-{Seed.ToString(CultureInfo.InvariantCulture)}";
+    /// <summary><c>alpha-A/seed-S</c> or <c>KIND/alpha-A/seed-S</c>.</summary>
+    public string Name => $"{(Kind is null ? "" : Kind + "/")}{FolderName(Alpha)}/seed-{Seed.ToString(CultureInfo.InvariantCulture)}";
 
     public string ResultPath => Path.Combine(Directory, ResultFileName);
     public string MetricsPath => OutputLayout.MetricsPath(Directory);

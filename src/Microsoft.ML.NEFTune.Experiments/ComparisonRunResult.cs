@@ -13,6 +13,10 @@ public sealed record ComparisonRunResult
     public const string Diverged = "diverged";
 
     public double Alpha { get; init; }
+
+    /// <summary>The noise kind of a comparison that names kinds (null = the request's kind, or noise off).</summary>
+    public string? Kind { get; init; }
+
     public long Seed { get; init; }
 
     /// <summary><see cref="Finished"/> or <see cref="Diverged"/>.</summary>

@@ -5,6 +5,7 @@ using Microsoft.ML.NEFTune.Generation;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.IO.Tokenizers;
 using Microsoft.ML.NEFTune.Modeling;
+using Microsoft.ML.NEFTune.Noise;
 using Microsoft.ML.NEFTune.Training;
 
 namespace Microsoft.ML.NEFTune.Experiments;
@@ -28,8 +29,8 @@ public sealed class ComparisonRunner
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        Runs = options.Seeds.SelectMany(seed => options.Alphas.Select(alpha =>
-            new ComparisonRun(alpha, seed, Path.Combine(options.OutputDirectory, ComparisonRun.FolderName(alpha), $"seed-{seed}")))).ToList();
+        Runs = options.Seeds.SelectMany(seed => options.Arms.Select(arm =>
+            new ComparisonRun(arm.Alpha, seed, Path.Combine(options.OutputDirectory, arm.Kind ?? "", ComparisonRun.FolderName(arm.Alpha), $"seed-{seed}"), arm.Kind))).ToList();
     }
 
     public ComparisonOptions Options { get; }
@@ -80,7 +81,7 @@ public sealed class ComparisonRunner
         Training = Options.Request.Training with
         {
             Seed = run.Seed,
-            Noise = Options.Request.Training.Noise with { Alpha = run.Alpha },
+            Noise = (run.Kind is null ? Options.Request.Training.Noise : Options.Request.Training.Noise.WithKind(Options.NoiseKinds!.First(k => k.Name == run.Kind))) with { Alpha = run.Alpha },
             OutputDirectory = run.Directory,
             MetricsPath = null,
         },
@@ -159,6 +160,7 @@ public sealed class ComparisonRunner
     private static ComparisonRunResult Losses(ComparisonRun run, MetricsHistory? history) => new()
     {
         Alpha = run.Alpha,
+        Kind = run.Kind,
         Seed = run.Seed,
         Steps = history?.LastStep ?? 0,
         FinalTrainLoss = history?.FinalTrainLoss,
@@ -178,7 +180,7 @@ public sealed class ComparisonRunner
             Seed = 0, OutputDirectory = null, MetricsPath = null, Device = "", SaveSteps = 0, SaveTotalLimit = 0, Noise = t.Noise with { Alpha = 0 },
             Template = "", MaxLength = 0, Truncation = default, TrainOnPrompt = false, ValidationFraction = 0,   // recorded at the top level
         };
-        return new JsonObject
+        var settings = new JsonObject
         {
             ["model"] = Path.GetFullPath(r.ModelPath),
             ["tokenizer"] = r.TokenizerPath is null ? null : Path.GetFullPath(r.TokenizerPath),
@@ -196,6 +198,14 @@ public sealed class ComparisonRunner
             ["diversity_prefix_words"] = Options.DiversityPrefixWords,
             ["repetition_penalty"] = Options.RepetitionPenalty,
         };
+        if (Options.NoiseKinds is not null)
+        {
+            settings["noise_kinds"] = new JsonArray(Options.NoiseKinds.Select(k => (JsonNode)k.Name).ToArray());
+            var noise = ((JsonObject)settings["training"]!)["noise"]!.AsObject();
+            noise.Remove("kind_name");                                                      // each arm sets its own kind
+            noise.Remove("distribution");
+        }
+        return settings;
     }
 
     private void CheckSettings()

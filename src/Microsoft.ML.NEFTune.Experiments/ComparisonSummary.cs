@@ -10,6 +10,9 @@ public sealed record ComparisonRow
 {
     public double Alpha { get; init; }
 
+    /// <summary>The noise kind of this row when the comparison names kinds; null for alpha 0 and for single-kind comparisons.</summary>
+    public string? Kind { get; init; }
+
     /// <summary>Finished runs (seeds) summarised in this row.</summary>
     public int Runs { get; init; }
 
@@ -35,14 +38,16 @@ public sealed class ComparisonSummary
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(results);
         Options = options;
-        Results = results.OrderBy(r => options.Alphas.ToList().IndexOf(r.Alpha)).ThenBy(r => options.Seeds.ToList().IndexOf(r.Seed)).ToList();
-        Rows = options.Alphas.Select(alpha =>
+        var arms = options.Arms.ToList();
+        Results = results.OrderBy(r => arms.IndexOf((r.Kind, r.Alpha))).ThenBy(r => options.Seeds.ToList().IndexOf(r.Seed)).ToList();
+        Rows = arms.Select(arm =>
         {
-            var runs = Results.Where(r => r.Alpha == alpha).ToList();
+            var runs = Results.Where(r => r.Alpha == arm.Alpha && r.Kind == arm.Kind).ToList();
             var ok = runs.Where(r => r.IsFinished).ToList();
             return new ComparisonRow
             {
-                Alpha = alpha,
+                Alpha = arm.Alpha,
+                Kind = arm.Kind,
                 Runs = ok.Count,
                 Diverged = runs.Count - ok.Count,
                 FinalValidationLoss = MeanStd.Of(ok.Select(r => r.FinalValidationLoss)),
@@ -63,7 +68,7 @@ public sealed class ComparisonSummary
     public IReadOnlyList<ComparisonRunResult> Results { get; }
 
     /// <summary>Runs the options ask for (alphas × seeds).</summary>
-    public int PlannedRuns => Options.Alphas.Count * Options.Seeds.Count;
+    public int PlannedRuns => Options.Arms.Count * Options.Seeds.Count;
 
     /// <summary>True when every planned run has a result.</summary>
     public bool Complete => Results.Count == PlannedRuns;
@@ -76,12 +81,13 @@ public sealed class ComparisonSummary
         md.Append($"Mean ± sample standard deviation over seeds {string.Join(", ", Options.Seeds.Select(s => s.ToString(inv)))}; ");
         md.Append($"{Results.Count} of {PlannedRuns} runs done{(Complete ? "" : " (incomplete: rerun the same command to finish)")}. ");
         md.Append("Losses are per-token cross-entropy with noise off; lower is better.\n\n");
-        md.Append("| alpha | runs | final val loss | best val loss | noise-off train loss | response chars | response tokens | response words | diversity |\n");
-        md.Append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        bool kinds = Options.NoiseKinds is not null;
+        md.Append($"| {(kinds ? "noise | " : "")}alpha | runs | final val loss | best val loss | noise-off train loss | response chars | response tokens | response words | diversity |\n");
+        md.Append($"| {(kinds ? "--- | " : "")}---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         foreach (var row in Rows)
         {
             var runs = row.Runs.ToString(inv) + (row.Diverged > 0 ? $" ({row.Diverged} diverged)" : "");
-            md.Append($"| {Alpha(row.Alpha)} | {runs} | {Cell(row.FinalValidationLoss, "F4")} | {Cell(row.BestValidationLoss, "F4")} | {Cell(row.FinalTrainLossNoiseOff, "F4")} | ");
+            md.Append($"| {(kinds ? Noise(row.Kind, row.Alpha) + " | " : "")}{Alpha(row.Alpha)} | {runs} | {Cell(row.FinalValidationLoss, "F4")} | {Cell(row.BestValidationLoss, "F4")} | {Cell(row.FinalTrainLossNoiseOff, "F4")} | ");
             md.Append($"{Cell(row.ResponseCharacters, "F1")} | {Cell(row.ResponseTokens, "F1")} | {Cell(row.ResponseWords, "F1")} | {Cell(row.Diversity, "F4")} |\n");
         }
         md.Append('\n');
@@ -90,12 +96,12 @@ public sealed class ComparisonSummary
               "Diversity is Π(1 − rep-n) for n = 2, 3, 4" + (Options.DiversityPrefixWords is int p ? $", over each response's first {p} words (shorter responses left out)" : " over whole responses") + ".\n"
             : "No responses were generated (--generate 0).\n");
         md.Append("\n## Runs\n\n");
-        md.Append("| alpha | seed | status | steps | final val loss | best val loss (step) | noise-off train loss | final train loss | response chars | response tokens | response words | diversity |\n");
-        md.Append("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        md.Append($"| {(kinds ? "noise | " : "")}alpha | seed | status | steps | final val loss | best val loss (step) | noise-off train loss | final train loss | response chars | response tokens | response words | diversity |\n");
+        md.Append($"| {(kinds ? "--- | " : "")}---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         foreach (var r in Results)
         {
             var best = r.BestValidationLoss is double b ? $"{b.ToString("F4", inv)} ({r.BestStep?.ToString(inv)})" : "–";
-            md.Append($"| {Alpha(r.Alpha)} | {r.Seed.ToString(inv)} | {r.Status} | {r.Steps.ToString(inv)} | {Num(r.FinalValidationLoss, "F4")} | {best} | {Num(r.FinalTrainLossNoiseOff, "F4")} | {Num(r.FinalTrainLoss, "F4")} | ");
+            md.Append($"| {(kinds ? Noise(r.Kind, r.Alpha) + " | " : "")}{Alpha(r.Alpha)} | {r.Seed.ToString(inv)} | {r.Status} | {r.Steps.ToString(inv)} | {Num(r.FinalValidationLoss, "F4")} | {best} | {Num(r.FinalTrainLossNoiseOff, "F4")} | {Num(r.FinalTrainLoss, "F4")} | ");
             md.Append($"{Num(r.AverageResponseCharacters, "F1")} | {Num(r.AverageResponseTokens, "F1")} | {Num(r.AverageResponseWords, "F1")} | {Num(r.Diversity, "F4")} |\n");
         }
         return md.ToString();
@@ -106,6 +112,7 @@ public sealed class ComparisonSummary
         var rows = new JsonArray(Rows.Select(row => (JsonNode)new JsonObject
         {
             ["alpha"] = row.Alpha,
+            ["noise"] = Options.NoiseKinds is null ? null : Noise(row.Kind, row.Alpha),
             ["runs"] = row.Runs,
             ["diverged"] = row.Diverged,
             ["final_val_loss"] = Stat(row.FinalValidationLoss),
@@ -121,6 +128,7 @@ public sealed class ComparisonSummary
         var json = new JsonObject
         {
             ["alphas"] = new JsonArray(Options.Alphas.Select(a => (JsonNode)a).ToArray()),
+            ["noise_kinds"] = Options.NoiseKinds is null ? null : new JsonArray(Options.NoiseKinds.Select(k => (JsonNode)k.Name).ToArray()),
             ["seeds"] = new JsonArray(Options.Seeds.Select(s => (JsonNode)s).ToArray()),
             ["runs_planned"] = PlannedRuns,
             ["runs_done"] = Results.Count,
@@ -146,6 +154,9 @@ public sealed class ComparisonSummary
     private static string Cell(MeanStd? value, string format) => value is MeanStd v ? v.ToString(format) : "–";
 
     private static string Num(double? value, string format) => value is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "–";
+
+    /// <summary>The noise column: <c>none</c> for alpha 0, else the run's kind.</summary>
+    internal static string Noise(string? kind, double alpha) => alpha == 0 ? "none" : kind ?? "–";
 
     internal static string Alpha(double alpha) => alpha.ToString("R", CultureInfo.InvariantCulture);
 }

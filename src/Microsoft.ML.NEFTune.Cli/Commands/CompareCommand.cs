@@ -4,6 +4,7 @@ using System.Globalization;
 using Microsoft.ML.NEFTune.Cli.Display;
 using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.Experiments;
+using Microsoft.ML.NEFTune.Noise;
 using Microsoft.ML.NEFTune.IO.Tokenizers;
 using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Training;
@@ -36,6 +37,17 @@ public static class CompareCommand
             HelpName = "S,T,...",
             CustomParser = r => ParseList<long>(r, "--seeds", s => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null, "an integer"),
         };
+        var noiseKinds = new Option<string?>("--noise-kinds")
+        {
+            Description = "Noise kinds to compare, comma-separated (uniform, gaussian or registered kinds); each alpha above 0 runs once per kind in OUT/KIND/alpha-A/seed-S, alpha 0 once. Default: only --noise.",
+            HelpName = "K,L,...",
+        };
+        noiseKinds.Validators.Add(r =>
+        {
+            if (r.Implicit || r.Errors.Any()) return;
+            try { NoiseKindOption.ParseList(r.GetValueOrDefault<string?>() ?? ""); }
+            catch (FormatException e) { r.AddError($"--noise-kinds: {e.Message}"); }
+        });
         var generate = new Option<int>("--generate") { Description = "Validation prompts each final model answers (greedy, repetition penalty 1.2) for the response length and diversity columns; 0 = none.", DefaultValueFactory = _ => 32, HelpName = "N" }.NonNegative();
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 256, HelpName = "N" }.Positive();
         var prefixWords = new Option<int?>("--diversity-prefix-words") { Description = "Score diversity on each response's first N words, leaving out shorter ones (the paper uses 50 for Alpaca). Default: whole responses.", HelpName = "N" }.Positive();
@@ -44,6 +56,7 @@ public static class CompareCommand
         var excluded = new Option[] { o.NoiseAlpha, o.Seed, o.Resume, o.Metrics, o.SamplePrompts, o.Plot, o.PrintSettings };
         var command = new Command("compare", "Run the same fine-tuning for each noise alpha and seed, then write a table (mean ± std over seeds) and a plot. Resumable: run it again to continue.");
         command.Options.Add(alphas);
+        command.Options.Add(noiseKinds);
         command.Options.Add(seeds);
         foreach (var option in o.All.Where(x => !excluded.Contains(x))) command.Options.Add(option);
         foreach (var option in new Option[] { generate, maxNewTokens, prefixWords, keepCheckpoints }) command.Options.Add(option);
@@ -65,6 +78,7 @@ public static class CompareCommand
             {
                 Request = request,
                 Alphas = r.GetValue(alphas)!,
+                NoiseKinds = r.GetValue(noiseKinds) is string kinds ? NoiseKindOption.ParseList(kinds) : null,
                 Seeds = r.GetValue(seeds)!,
                 OutputDirectory = outDir,
                 GenerateCount = r.GetValue(generate),
@@ -85,7 +99,8 @@ public static class CompareCommand
         var inv = CultureInfo.InvariantCulture;
         var runner = new ComparisonRunner(options);
         var outDir = Path.GetFullPath(options.OutputDirectory);
-        context.Out.WriteLine($"comparison of {runner.Runs.Count} runs (alphas {string.Join(", ", options.Alphas.Select(a => a.ToString("R", inv)))} × seeds {string.Join(", ", options.Seeds)}) in {outDir}");
+        var kinds = options.NoiseKinds is null ? "" : $"noise kinds {string.Join(", ", options.NoiseKinds.Select(k => k.Name))}, ";
+        context.Out.WriteLine($"comparison of {runner.Runs.Count} runs ({kinds}alphas {string.Join(", ", options.Alphas.Select(a => a.ToString("R", inv)))} × seeds {string.Join(", ", options.Seeds)}) in {outDir}");
         if (options.Request.Training.SaveSteps == 0)
             context.Out.WriteLine("note: --save-steps is 0, so an interrupted run starts over; give --save-steps N to resume runs from checkpoints");
 
@@ -127,13 +142,13 @@ public static class CompareCommand
     {
         var curves = new List<LossCurves>();
         int seedCount = 0;
-        foreach (var alpha in options.Alphas)
+        foreach (var (kind, alpha) in options.Arms)
         {
             var histories = options.Seeds
-                .Select(seed => Path.Combine(options.OutputDirectory, ComparisonRun.FolderName(alpha), $"seed-{seed}", OutputLayout.MetricsFileName))
+                .Select(seed => Path.Combine(options.OutputDirectory, kind ?? "", ComparisonRun.FolderName(alpha), $"seed-{seed}", OutputLayout.MetricsFileName))
                 .Where(File.Exists).Select(MetricsHistory.Read).Where(h => h.HasLoss).ToList();
             if (histories.Count == 0) continue;
-            var label = $"alpha {alpha.ToString("R", CultureInfo.InvariantCulture)}";
+            var label = $"{(kind is null ? "" : kind + " ")}alpha {alpha.ToString("R", CultureInfo.InvariantCulture)}";
             seedCount = Math.Max(seedCount, histories.Count);
             curves.Add(new LossCurves(label,
                 MetricsHistory.MeanCurve(histories.Select(h => h.TrainLoss).ToList()),
@@ -191,7 +206,7 @@ public static class CompareCommand
         private TrainingDisplay? display;
 
         private static string Head(ComparisonRun run, int index, int count) =>
-            string.Format(CultureInfo.InvariantCulture, "[{0}/{1}] alpha {2}, seed {3}", index + 1, count, run.Alpha.ToString("R", CultureInfo.InvariantCulture), run.Seed);
+            string.Format(CultureInfo.InvariantCulture, "[{0}/{1}] {4}alpha {2}, seed {3}", index + 1, count, run.Alpha.ToString("R", CultureInfo.InvariantCulture), run.Seed, run.Kind is null ? "" : run.Kind + " ");
 
         public override void Log(string message)
         {

@@ -26,7 +26,7 @@ internal sealed class TrainOptions
     public Option<string?> Recipe { get; } = new Option<string?>("--recipe") { Description = "Start from a preset; flags given as well override it. paper: the NEFTune authors' Alpaca setup (alpaca template, alpha 5, lr 5e-5, 3 epochs, max length 512, an effective batch of 128 through --grad-accum 128/--batch-size).", HelpName = "paper" }.AcceptOnlyFromAmong("paper");
     public Option<double> NoiseAlpha { get; } = new Option<double>("--noise-alpha") { Description = "NEFTune alpha (the paper uses 5, 10, 15); 0 = plain fine-tuning.", DefaultValueFactory = _ => Defaults.Noise.Alpha, HelpName = "A" }.InRange(v => v >= 0 && double.IsFinite(v), "must be a finite number >= 0");
     public Option<string> NoiseScaling { get; } = new Option<string>("--noise-scaling") { Description = "per-sequence: L = each sequence's real length, no noise on padding (the authors' code); padded-length: L = padded batch length (Hugging Face).", DefaultValueFactory = _ => DefaultScaling }.AcceptOnlyFromAmong("per-sequence", "padded-length");
-    public Option<string> Noise { get; } = new Option<string>("--noise") { Description = "Noise distribution: uniform (the paper) or gaussian (std alpha/sqrt(L·d)).", DefaultValueFactory = _ => Defaults.Noise.Distribution.ToString().ToLowerInvariant() }.AcceptOnlyFromAmong("uniform", "gaussian");
+    public Option<string> Noise { get; } = NoiseKindOption.Create(Defaults.Noise.KindName);
     public Option<int> Epochs { get; } = new Option<int>("--epochs") { Description = "Passes over the data.", DefaultValueFactory = _ => Defaults.Epochs, HelpName = "N" }.Positive();
     public Option<int?> MaxSteps { get; } = new Option<int?>("--max-steps") { Description = "Stop after this many optimizer steps (instead of --epochs).", HelpName = "N" }.Positive();
     public Option<int> BatchSize { get; } = new Option<int>("--batch-size") { Description = "Sequences per micro-batch.", DefaultValueFactory = _ => Defaults.BatchSize, HelpName = "B" }.Positive();
@@ -101,11 +101,10 @@ internal sealed class TrainOptions
                 MaxLength = maxLength,
                 Truncation = r.GetValue(DropLong) ? TruncationMode.Drop : b.Truncation,
                 TrainOnPrompt = r.GetValue(TrainOnPrompt) || b.TrainOnPrompt,
-                Noise = b.Noise with
+                Noise = (r.GetResult(Noise) is { Implicit: false } ? b.Noise.WithKind(r.GetValue(Noise)!) : b.Noise) with
                 {
                     Alpha = Given(NoiseAlpha, b.Noise.Alpha),
                     Scaling = r.GetResult(NoiseScaling) is { Implicit: false } ? (r.GetValue(NoiseScaling) == "padded-length" ? NeftuneScaling.PaddedLength : NeftuneScaling.PerSequence) : b.Noise.Scaling,
-                    Distribution = r.GetResult(Noise) is { Implicit: false } ? (r.GetValue(Noise) == "gaussian" ? NeftuneDistribution.Gaussian : NeftuneDistribution.Uniform) : b.Noise.Distribution,
                 },
                 Epochs = Given(Epochs, b.Epochs),
                 MaxSteps = r.GetValue(MaxSteps) ?? b.MaxSteps,

@@ -117,8 +117,12 @@ public sealed class NeftuneInstructionTuningOptions
     /// <summary>Which sequence length enters <c>alpha / sqrt(L·d)</c>. Default <see cref="NeftuneScaling.PerSequence"/>.</summary>
     public NeftuneScaling NoiseScaling { get => training.Noise.Scaling; set => training = training with { Noise = training.Noise with { Scaling = value } }; }
 
-    /// <summary>Noise distribution. Default <see cref="NeftuneDistribution.Uniform"/> (the paper's method).</summary>
-    public NeftuneDistribution NoiseDistribution { get => training.Noise.Distribution; set => training = training with { Noise = training.Noise with { Distribution = value } }; }
+    /// <summary>
+    /// The noise kind by name: <c>uniform</c> (the paper's method), <c>gaussian</c> (its ablation) or a kind registered with
+    /// <see cref="NoiseKinds.Register"/>; <c>symnoise</c> is refused with the reason. Default <c>uniform</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is not a known kind.</exception>
+    public string NoiseKind { get => training.Noise.KindName; set => training = training with { Noise = training.Noise.WithKind(value) }; }
 
     // ---- Trainer ----
 

@@ -72,7 +72,7 @@ public sealed class SettingsTests : IDisposable
             "--epochs", "2", "--scheduler", "linear", "--train-on-prompt");
         var mlnet = MlNet(new NeftuneInstructionTuningOptions
         {
-            NoiseAlpha = 10, NoiseDistribution = NeftuneDistribution.Gaussian, NoiseScaling = NeftuneScaling.PaddedLength, Seed = 7, GroupByLength = true,
+            NoiseAlpha = 10, NoiseKind = "gaussian", NoiseScaling = NeftuneScaling.PaddedLength, Seed = 7, GroupByLength = true,
             BatchSize = 4, GradientAccumulationSteps = 2, LearningRate = 1e-4, MaxLength = 256, PromptTemplate = "chatml", ValidationFraction = 0.1,
             NumberOfEpochs = 2, LearningRateSchedule = LearningRateSchedule.Linear, TrainOnPrompt = true,
         });
