@@ -38,7 +38,7 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
         this.tokenizerFiles = tokenizerFiles;
         Settings = settings;
         prompts = new InstructionPrompts(settings.CreateTemplate(), tokenizer);
-        GenerationOptions = settings.ToGenerationOptions();
+        GenerationOptions = settings.Generation;
         GenerationOptions.Validate();
         TrainingResult = trainingResult;
         model.Model.EmbeddingTransform = null;

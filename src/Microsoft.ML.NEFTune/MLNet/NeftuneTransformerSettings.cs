@@ -1,29 +1,31 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.Generation;
 
 namespace Microsoft.ML.NEFTune;
 
-/// <summary>What a transformer needs besides its weights and tokenizer; stored as <c>neftune.json</c> beside them.</summary>
+/// <summary>
+/// What a transformer needs besides its weights and tokenizer; stored as <c>neftune.json</c> beside them. Its decoding
+/// settings are a <see cref="GenerationOptions"/> (the <c>generation</c> object); format 1 files, which held them as
+/// top-level fields (<c>max_new_tokens</c> … <c>generation_seed</c>), are still read.
+/// </summary>
 internal sealed record NeftuneTransformerSettings
 {
     public const string FileName = "neftune.json";
 
-    public int FormatVersion { get; init; } = 1;
+    /// <summary>The format this library writes: 2 (decoding settings nested under <c>generation</c>).</summary>
+    public const int CurrentFormatVersion = 2;
+
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
     public string InstructionColumnName { get; init; } = NeftuneInstructionTuningOptions.DefaultInstructionColumnName;
     public string? InputColumnName { get; init; }
     public string OutputColumnName { get; init; } = NeftuneInstructionTuningOptions.DefaultOutputColumnName;
     public string PromptTemplate { get; init; } = "alpaca";
     public string? PromptTemplateText { get; init; }
     public string? PromptTemplateNoInput { get; init; }
-    public int MaxNewTokens { get; init; } = 128;
-    public double Temperature { get; init; }
-    public int TopK { get; init; }
-    public double TopP { get; init; } = 1.0;
-    public double RepetitionPenalty { get; init; } = 1.2;
-    public string[] StopStrings { get; init; } = Array.Empty<string>();
-    public long GenerationSeed { get; init; }
+    public GenerationOptions Generation { get; init; } = new Training.TrainingOptions().Generation;
     public int GenerationBatchSize { get; init; } = 1;
     public string Device { get; init; } = "cpu";
 
@@ -35,13 +37,7 @@ internal sealed record NeftuneTransformerSettings
         PromptTemplate = template.Name,
         PromptTemplateText = (template as CustomTemplate)?.Template,
         PromptTemplateNoInput = (template as CustomTemplate)?.NoInputTemplate,
-        MaxNewTokens = options.MaxNewTokens,
-        Temperature = options.Temperature,
-        TopK = options.TopK,
-        TopP = options.TopP,
-        RepetitionPenalty = options.RepetitionPenalty,
-        StopStrings = options.StopStrings.ToArray(),
-        GenerationSeed = options.GenerationSeed,
+        Generation = options.ToGenerationOptions() with { StopStrings = options.StopStrings.ToArray() },
         GenerationBatchSize = options.GenerationBatchSize,
         Device = options.Device ?? "cpu",
     };
@@ -51,17 +47,6 @@ internal sealed record NeftuneTransformerSettings
         PromptTemplateText is not null
             ? new CustomTemplate(PromptTemplateText, PromptTemplateNoInput, string.IsNullOrEmpty(PromptTemplate) ? "custom" : PromptTemplate)
             : Data.PromptTemplate.Get(PromptTemplate);
-
-    public GenerationOptions ToGenerationOptions() => new()
-    {
-        MaxNewTokens = MaxNewTokens,
-        Temperature = Temperature,
-        TopK = TopK,
-        TopP = TopP,
-        RepetitionPenalty = RepetitionPenalty,
-        StopStrings = StopStrings,
-        Seed = GenerationSeed,
-    };
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -75,14 +60,23 @@ internal sealed record NeftuneTransformerSettings
     public static NeftuneTransformerSettings FromJson(string json, string source)
     {
         NeftuneTransformerSettings? settings;
-        try { settings = JsonSerializer.Deserialize<NeftuneTransformerSettings>(json, Json); }
-        catch (JsonException e) { throw new InvalidDataException($"{source}: invalid NEFTune settings: {e.Message}", e); }
-        if (settings is null) throw new InvalidDataException($"{source}: empty NEFTune settings.");
-        if (settings.FormatVersion > 1)
-            throw new InvalidDataException($"{source}: NEFTune settings format {settings.FormatVersion} is newer than this library reads (1); update Microsoft.ML.NEFTune.");
         try
         {
-            settings.ToGenerationOptions().Validate();
+            if (JsonNode.Parse(json) is not JsonObject root) throw new InvalidDataException($"{source}: NEFTune settings must be a JSON object.");
+            int version = root["format_version"] is { } v ? v.GetValue<int>() : 1;
+            if (version > CurrentFormatVersion)
+                throw new InvalidDataException($"{source}: NEFTune settings format {version} is newer than this library reads (1 to {CurrentFormatVersion}); update Microsoft.ML.NEFTune.");
+            if (version < 2) NestFormat1Generation(root);
+            settings = root.Deserialize<NeftuneTransformerSettings>(Json);
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{source}: invalid NEFTune settings: {e.Message}", e);
+        }
+        if (settings?.Generation is null) throw new InvalidDataException($"{source}: NEFTune settings without decoding settings ('generation').");
+        try
+        {
+            settings.Generation.Validate();
             settings.CreateTemplate();
         }
         catch (Exception e) when (e is ArgumentException or DataFormatException)
@@ -90,5 +84,25 @@ internal sealed record NeftuneTransformerSettings
             throw new InvalidDataException($"{source}: {e.Message}", e);
         }
         return settings;
+    }
+
+    /// <summary>Format 1 held the decoding settings as top-level fields; format 2 nests them as a <see cref="GenerationOptions"/>.</summary>
+    private static void NestFormat1Generation(JsonObject root)
+    {
+        var generation = new JsonObject();
+        foreach (var (old, name) in new[] { ("max_new_tokens", "max_new_tokens"), ("temperature", "temperature"), ("top_k", "top_k"), ("top_p", "top_p"),
+                     ("repetition_penalty", "repetition_penalty"), ("stop_strings", "stop_strings"), ("generation_seed", "seed") })
+        {
+            if (root[old] is { } value)
+            {
+                root.Remove(old);
+                generation[name] = value;
+            }
+        }
+        var defaults = JsonSerializer.SerializeToNode(new NeftuneTransformerSettings().Generation, Json)!.AsObject();
+        foreach (var (name, value) in defaults)
+            if (!generation.ContainsKey(name)) generation[name] = value?.DeepClone();
+        root["generation"] = generation;
+        root["format_version"] = CurrentFormatVersion;
     }
 }
