@@ -8,7 +8,9 @@ public sealed record ComparisonOptions
 {
     /// <summary>
     /// The fine-tuning every run repeats. Its noise alpha, seed, output folder, metrics path and resume folder are
-    /// replaced per run. It needs validation data (a file or a split).
+    /// replaced per run. It needs validation data (a file or a split). Its <see cref="TrainingOptions.Generation"/>
+    /// decodes the responses (default: greedy, repetition penalty 1.2, the NEFTune evaluation setting; its
+    /// <c>MaxNewTokens</c> caps each response).
     /// </summary>
     public required FineTuningRequest Request { get; init; }
 
@@ -30,14 +32,8 @@ public sealed record ComparisonOptions
     /// <summary>Validation prompts each final model answers for the length and diversity columns; 0 = none. Default 32.</summary>
     public int GenerateCount { get; init; } = 32;
 
-    /// <summary>Tokens generated per prompt. Default 256.</summary>
-    public int MaxNewTokens { get; init; } = 256;
-
     /// <summary>Diversity over each response's first this many words (shorter ones left out); null = whole responses.</summary>
     public int? DiversityPrefixWords { get; init; }
-
-    /// <summary>Repetition penalty of the greedy decoding. Default 1.2 (the NEFTune evaluation setting).</summary>
-    public double RepetitionPenalty { get; init; } = 1.2;
 
     /// <summary>Prompts generated together. Default 8.</summary>
     public int GenerationBatchSize { get; init; } = 8;
@@ -65,10 +61,10 @@ public sealed record ComparisonOptions
         if (Request.ValidationDataPath is null && Request.Training.ValidationFraction <= 0)
             throw new ArgumentException("A comparison needs validation data: a validation file or a validation split.", nameof(Request));
         if (GenerateCount < 0) throw new ArgumentOutOfRangeException(nameof(GenerateCount), GenerateCount, "must be >= 0");
-        if (MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "must be positive");
         if (DiversityPrefixWords is < 1) throw new ArgumentOutOfRangeException(nameof(DiversityPrefixWords), DiversityPrefixWords, "must be positive");
-        if (!(RepetitionPenalty > 0)) throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), RepetitionPenalty, "must be > 0");
         if (GenerationBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(GenerationBatchSize), GenerationBatchSize, "must be positive");
         Request.Training.Validate();
+        if (GenerateCount > 0 && Request.Training.Generation.MaxNewTokens < 1)
+            throw new ArgumentOutOfRangeException(nameof(Request), Request.Training.Generation.MaxNewTokens, "Training.Generation.MaxNewTokens must be positive when responses are generated");
     }
 }

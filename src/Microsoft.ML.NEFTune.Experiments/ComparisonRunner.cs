@@ -130,7 +130,7 @@ public sealed class ComparisonRunner
         if (prompts.Count > 0)
         {
             var generator = new TextGenerator(model, tokenizer);
-            var options = new GenerationOptions { MaxNewTokens = Options.MaxNewTokens, RepetitionPenalty = Options.RepetitionPenalty };
+            var options = Options.Request.Training.Generation;
             var responses = new List<string>();
             foreach (var batch in prompts.Chunk(Options.GenerationBatchSize))
             {
@@ -194,9 +194,7 @@ public sealed class ComparisonRunner
             ["train_on_prompt"] = t.TrainOnPrompt,
             ["training"] = JsonSerializer.SerializeToNode(training, ComparisonRunResult.Json),
             ["generate"] = Options.GenerateCount,
-            ["max_new_tokens"] = Options.MaxNewTokens,
             ["diversity_prefix_words"] = Options.DiversityPrefixWords,
-            ["repetition_penalty"] = Options.RepetitionPenalty,
         };
         if (Options.NoiseKinds is not null)
         {

@@ -64,6 +64,7 @@ public sealed class ComparisonSummary
     }
 
     public ComparisonOptions Options { get; }
+    private Generation.GenerationOptions Generation => Options.Request.Training.Generation;
     public IReadOnlyList<ComparisonRow> Rows { get; }
     public IReadOnlyList<ComparisonRunResult> Results { get; }
 
@@ -92,7 +93,7 @@ public sealed class ComparisonSummary
         }
         md.Append('\n');
         md.Append(Options.GenerateCount > 0
-            ? $"Responses: the final model of each run answers the first {Options.GenerateCount} validation prompts with greedy decoding, repetition penalty {Options.RepetitionPenalty.ToString(inv)}, at most {Options.MaxNewTokens} new tokens. " +
+            ? $"Responses: the final model of each run answers the first {Options.GenerateCount} validation prompts with {Decoding(Generation)}, repetition penalty {Generation.RepetitionPenalty.ToString(inv)}, at most {Generation.MaxNewTokens} new tokens. " +
               "Diversity is Π(1 − rep-n) for n = 2, 3, 4" + (Options.DiversityPrefixWords is int p ? $", over each response's first {p} words (shorter responses left out)" : " over whole responses") + ".\n"
             : "No responses were generated (--generate 0).\n");
         md.Append("\n## Runs\n\n");
@@ -136,9 +137,9 @@ public sealed class ComparisonSummary
             ["generation"] = new JsonObject
             {
                 ["prompts"] = Options.GenerateCount,
-                ["max_new_tokens"] = Options.MaxNewTokens,
-                ["repetition_penalty"] = Options.RepetitionPenalty,
-                ["decoding"] = "greedy",
+                ["max_new_tokens"] = Generation.MaxNewTokens,
+                ["repetition_penalty"] = Generation.RepetitionPenalty,
+                ["decoding"] = Decoding(Generation),
                 ["diversity_prefix_words"] = Options.DiversityPrefixWords,
             },
             ["rows"] = rows,
@@ -159,4 +160,7 @@ public sealed class ComparisonSummary
     internal static string Noise(string? kind, double alpha) => alpha == 0 ? "none" : kind ?? "–";
 
     internal static string Alpha(double alpha) => alpha.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Decoding(Generation.GenerationOptions g) =>
+        g.Temperature == 0 ? "greedy decoding" : string.Format(CultureInfo.InvariantCulture, "sampling at temperature {0} (seed {1})", g.Temperature, g.Seed);
 }

@@ -76,13 +76,12 @@ public static class CompareCommand
             CheckInputs(request);
             var options = new ComparisonOptions
             {
-                Request = request,
+                Request = request with { Training = request.Training with { Generation = request.Training.Generation with { MaxNewTokens = r.GetValue(maxNewTokens) } } },
                 Alphas = r.GetValue(alphas)!,
                 NoiseKinds = r.GetValue(noiseKinds) is string kinds ? NoiseKindOption.ParseList(kinds) : null,
                 Seeds = r.GetValue(seeds)!,
                 OutputDirectory = outDir,
                 GenerateCount = r.GetValue(generate),
-                MaxNewTokens = r.GetValue(maxNewTokens),
                 DiversityPrefixWords = r.GetValue(prefixWords),
                 GenerationBatchSize = request.Training.BatchSize,
                 KeepCheckpoints = r.GetValue(keepCheckpoints),

@@ -124,4 +124,25 @@ public class CompareCommandTests
         Assert.Contains("| 0 | 1 (1 diverged) | 4.0000 |", markdown);
         Assert.Contains("5 of 6 runs done (incomplete", markdown);
     }
+
+    [Fact]
+    public void TheSummaryDescribesTheDecodingOfTheRequestsGenerationOptions()
+    {
+        var options = new ComparisonOptions
+        {
+            Request = new Microsoft.ML.NEFTune.Training.FineTuningRequest
+            {
+                ModelPath = "m", DataPath = "d",
+                Training = new() { ValidationFraction = 0.1, Generation = new() { MaxNewTokens = 17, RepetitionPenalty = 1.3 } },
+            },
+            Alphas = new[] { 5.0 }, Seeds = new long[] { 1 }, OutputDirectory = "o", GenerateCount = 4,
+        };
+
+        var summary = new ComparisonSummary(options, new[] { new ComparisonRunResult { Alpha = 5, Seed = 1, FinalValidationLoss = 1 } });
+
+        Assert.Contains("with greedy decoding, repetition penalty 1.3, at most 17 new tokens", summary.ToMarkdown());
+        var generation = System.Text.Json.Nodes.JsonNode.Parse(summary.ToJson())!["generation"]!;
+        Assert.Equal(17, generation["max_new_tokens"]!.GetValue<int>());
+        Assert.Equal(1.3, generation["repetition_penalty"]!.GetValue<double>());
+    }
 }
