@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Benchmarks;
 
@@ -136,9 +137,9 @@ public sealed record BenchmarkReport
             };
             json["vs_pytorch"] = VsPyTorch is double ratio ? R(ratio, 3) : null;
         }
-        json["cpu_fast_bf16"] = Training.CpuFeatures.FastBFloat16;
-        json["cpu_bf16_flags"] = new JsonArray(Training.CpuFeatures.BFloat16Flags.Select(f => (JsonNode)f).ToArray());
-        json["cpu_bf16_source"] = Training.CpuFeatures.Source;
+        json["cpu_fast_bf16"] = CpuFeatures.FastBFloat16;
+        json["cpu_bf16_flags"] = new JsonArray(CpuFeatures.BFloat16Flags.Select(f => (JsonNode)f).ToArray());
+        json["cpu_bf16_source"] = CpuFeatures.Source;
         if (Scale1B is { } scale) json["scale_1b"] = scale.ToJson();
         json["elapsed_s"] = R(ElapsedSeconds, 1);
         return json;

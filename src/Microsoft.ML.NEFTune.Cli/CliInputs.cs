@@ -43,7 +43,7 @@ public static class CliInputs
             var options = new ModelLoadOptions { DType = ModelLoadOptions.ParseDType(dtype) };
             if (options.DType is null && ModelDirectory(path) is string dir && File.Exists(Path.Combine(dir, "config.json")))
             {
-                var resolved = options.Resolve(LlamaConfig.Load(Path.Combine(dir, "config.json")).TorchDtype, Training.CpuFeatures.FastBFloat16, out var note);
+                var resolved = options.Resolve(LlamaConfig.Load(Path.Combine(dir, "config.json")).TorchDtype, CpuFeatures.FastBFloat16, out var note);
                 if (note is not null) notes?.WriteLine("note: " + note);
                 options = options with { DType = resolved };
             }

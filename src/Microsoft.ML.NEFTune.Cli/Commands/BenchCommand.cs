@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.NEFTune.Benchmarks;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Cli.Commands;
 
@@ -88,8 +89,8 @@ public static class BenchCommand
                 var only = ScaleBenchmark.Run(r.GetValue(scaleDir), options.Pythons, options.Seed, log);
                 var json = new System.Text.Json.Nodes.JsonObject
                 {
-                    ["cpu_fast_bf16"] = Training.CpuFeatures.FastBFloat16,
-                    ["cpu_bf16_flags"] = new System.Text.Json.Nodes.JsonArray(Training.CpuFeatures.BFloat16Flags.Select(f => (System.Text.Json.Nodes.JsonNode)f).ToArray()),
+                    ["cpu_fast_bf16"] = CpuFeatures.FastBFloat16,
+                    ["cpu_bf16_flags"] = new System.Text.Json.Nodes.JsonArray(CpuFeatures.BFloat16Flags.Select(f => (System.Text.Json.Nodes.JsonNode)f).ToArray()),
                     ["torch_threads"] = TorchSharp.torch.get_num_threads(),
                     ["scale_1b"] = only.ToJson(),
                 };

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Microsoft.ML.NEFTune.Cli.Display;
 using Microsoft.ML.NEFTune.Hub;
 using Spectre.Console;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Cli.Commands;
 

@@ -1,5 +1,6 @@
 using Microsoft.ML.NEFTune.Experiments;
 using ScottPlot;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Cli.Display;
 

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Hub;
 

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.NEFTune;
+namespace Microsoft.ML.NEFTune.IO;
 
 /// <summary>Writes files so that a crash leaves either the old file or the complete new one: temp file, flush to disk, rename.</summary>
 public static class AtomicFile
@@ -14,7 +14,7 @@ public static class AtomicFile
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
                 write(stream);
-                Training.FaultInjection.TemporaryCreated(temp);
+                FaultInjection.TemporaryCreated(temp);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -24,7 +24,7 @@ public static class AtomicFile
             TryDelete(temp);
             throw new IOException($"Could not write {full}: {e.Message}", e);
         }
-        catch (Exception e) when (e is not Training.SimulatedCrashException)
+        catch (Exception e) when (e is not SimulatedCrashException)
         {
             TryDelete(temp);
             throw;

@@ -29,7 +29,7 @@ public static class HuggingFaceCheckpoint
                 if (!entries.TryAdd(name, (file, key))) throw new ModelFormatException(file.Path, $"tensor '{key}' appears more than once (in another shard or under another key layout)");
             }
         StateDictLoader.CheckShapes(config, directory, entries.ToDictionary(e => e.Key, e => e.Value.File.Entries[e.Value.Key].Shape));
-        var dtype = options.Resolve(config.TorchDtype, Training.CpuFeatures.FastBFloat16, out _);
+        var dtype = options.Resolve(config.TorchDtype, CpuFeatures.FastBFloat16, out _);
         var model = new LlamaForCausalLM(config, dtype);                      // parameters created in the final dtype
         StateDictLoader.Load(model, config, directory, entries.Keys, name => entries[name].File.Read(entries[name].Key), (name, p) => entries[name].File.TryReadInto(entries[name].Key, p));
         return Place(model, options with { DType = dtype });
@@ -94,6 +94,6 @@ public static class HuggingFaceCheckpoint
             foreach (var file in TokenizerFiles)
                 if (File.Exists(Path.Combine(tokenizerDirectory, file)))
                     AtomicFile.Copy(Path.Combine(tokenizerDirectory, file), Path.Combine(directory, file));
-        config.Save(Path.Combine(directory, "config.json"));
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), config.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 }

@@ -1,5 +1,4 @@
 using Microsoft.ML.NEFTune.Modeling;
-using Microsoft.ML.NEFTune.Training;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.NEFTune.IO;

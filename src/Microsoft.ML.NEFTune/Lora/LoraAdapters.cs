@@ -1,8 +1,8 @@
+using Microsoft.ML.NEFTune.Data;
 using System.Runtime.CompilerServices;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Quantization;
-using Microsoft.ML.NEFTune.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -258,7 +258,5 @@ public sealed class LlamaConfig
         return json;
     }
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-
     public LlamaConfig Clone() => FromJson((JsonObject)JsonNode.Parse(ToJson().ToJsonString())!);
 }

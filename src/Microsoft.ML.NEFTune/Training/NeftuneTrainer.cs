@@ -5,6 +5,7 @@ using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Noise;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Training;
 

@@ -4,6 +4,7 @@ using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.Generation;
 using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Noise;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Training;
 

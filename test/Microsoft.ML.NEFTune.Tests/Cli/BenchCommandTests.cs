@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.ML.NEFTune.Tests.Training;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Tests.Cli;
 
@@ -37,7 +38,7 @@ public class BenchCommandTests
             double value = json[key]!.GetValue<double>();
             Assert.True(double.IsFinite(value) && value > 0, $"{key} = {value}");
         }
-        Assert.Equal(Microsoft.ML.NEFTune.Training.CpuFeatures.FastBFloat16, json["cpu_fast_bf16"]!.GetValue<bool>());
+        Assert.Equal(CpuFeatures.FastBFloat16, json["cpu_fast_bf16"]!.GetValue<bool>());
         Assert.NotNull(json["cpu_bf16_flags"]);
         Assert.True(json["quick"]!.GetValue<bool>());
         double tokens = json["train_tokens_per_s"]!.GetValue<double>(), peak = json["matmul_fp32_gflops"]!.GetValue<double>();

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Microsoft.ML.NEFTune.Tests.Cli;
 using Microsoft.ML.NEFTune.Training;
 using Xunit.Abstractions;
+using Microsoft.ML.NEFTune.IO;
 
 namespace Microsoft.ML.NEFTune.Tests.Reliability;
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.NEFTune.Data;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Noise;

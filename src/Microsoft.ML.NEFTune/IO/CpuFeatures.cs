@@ -1,4 +1,4 @@
-namespace Microsoft.ML.NEFTune.Training;
+namespace Microsoft.ML.NEFTune.IO;
 
 /// <summary>
 /// What the CPU offers for bfloat16 matrix products. libtorch's bfloat16 products are fast only where the CPU has

@@ -1,6 +1,4 @@
-using Microsoft.ML.NEFTune.Data;
-
-namespace Microsoft.ML.NEFTune.Training;
+namespace Microsoft.ML.NEFTune.Data;
 
 /// <summary>
 /// The independent random streams of a run, each derived from the run's seed with SplitMix64 under its own stream number,

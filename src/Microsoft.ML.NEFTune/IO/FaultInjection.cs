@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Microsoft.ML.NEFTune.Training;
+namespace Microsoft.ML.NEFTune.IO;
 
 /// <summary>
 /// Exact events for crash and cancellation tests, so that they never wait on time, a log line or a file watcher. A plan is
