@@ -273,7 +273,8 @@ public sealed class ByteLevelBpeTokenizer : TextTokenizer
             throw new TokenizerFormatException(path, $"the BPE model cannot be built ({ex.Message})", ex);
         }
 
-        return new ByteLevelBpeTokenizer(
+        TokenizerConfig? config = TokenizerConfig.LoadBeside(path);
+        var tokenizer = new ByteLevelBpeTokenizer(
             path,
             bpe,
             vocabulary,
@@ -281,7 +282,9 @@ public sealed class ByteLevelBpeTokenizer : TextTokenizer
             normalizer,
             preTokenizer,
             HuggingFaceJson.GetBool(model, "ignore_merges", defaultValue: false),
-            TokenizerConfig.LoadBeside(path));
+            config);
+        tokenizer.UsePostProcessor(Property(root, "post_processor"), config, path);
+        return tokenizer;
     }
 
     private static JsonElement? Property(JsonElement element, string name)

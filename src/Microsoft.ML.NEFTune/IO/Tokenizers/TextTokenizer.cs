@@ -83,6 +83,48 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
     /// <summary>Encodes text to token ids. No BOS/EOS is added.</summary>
     public abstract IReadOnlyList<int> Encode(string text);
 
+    /// <summary>
+    /// Encodes text as Hugging Face's <c>tokenizer(text, add_special_tokens=True)</c> does: the ids of <see cref="Encode"/>
+    /// with the special tokens the tokenizer puts around a sequence (or a pair of sequences).
+    /// </summary>
+    /// <remarks>
+    /// A <c>tokenizer.json</c> decides this with its <c>post_processor</c> (Llama 3.1 adds <c>&lt;|begin_of_text|&gt;</c>
+    /// there); for the <c>tokenizer_class</c> values whose transformers tokenizer rebuilds it from
+    /// <c>add_bos_token</c>/<c>add_eos_token</c> (Llama, Code Llama, Gemma) those flags decide, as they do for a
+    /// <c>tokenizer.model</c>: <c>[BOS] A [EOS]</c>, and <c>[BOS] A [EOS] [BOS] B [EOS]</c> for a pair.
+    /// <see cref="AddBosToken"/> and <see cref="AddEosToken"/> say whether the single-sequence form starts with
+    /// <see cref="BosId"/> and ends with <see cref="EosId"/>. Chat templates write their own special tokens and are
+    /// encoded with <see cref="Encode"/>, as <c>apply_chat_template(tokenize=True)</c> does.
+    /// </remarks>
+    /// <param name="text">The first sequence.</param>
+    /// <param name="pair">The second sequence of a pair, or null.</param>
+    public IReadOnlyList<int> EncodeWithSpecialTokens(string text, string? pair = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var processor = PostProcessor ?? HuggingFacePostProcessor.FromBosEos(BosId, EosId, AddBosToken && BosId is not null, AddEosToken && EosId is not null, SourcePath);
+        return processor.Apply(Encode(text), pair is null ? null : Encode(pair));
+    }
+
+    /// <summary>The special tokens added around sequences, when a <c>tokenizer.json</c> decides them; null for the BOS/EOS flags.</summary>
+    private protected HuggingFacePostProcessor? PostProcessor { get; private set; }
+
+    /// <summary>
+    /// Sets <see cref="PostProcessor"/> from a <c>tokenizer.json</c>'s <c>post_processor</c>, or from the
+    /// <c>add_bos_token</c>/<c>add_eos_token</c> flags when the <c>tokenizer_class</c> is one whose transformers tokenizer
+    /// rebuilds it from them, and derives <see cref="AddBosToken"/>/<see cref="AddEosToken"/> from it.
+    /// </summary>
+    private protected void UsePostProcessor(System.Text.Json.JsonElement? spec, TokenizerConfig? config, string path)
+    {
+        // As transformers: a flag whose token the tokenizer lacks is switched off.
+        PostProcessor = config?.RebuildsPostProcessor == true
+            ? HuggingFacePostProcessor.FromBosEos(BosId, EosId, (config.AddBosToken ?? config.IsLlamaOrGemmaClass) && BosId is not null, (config.AddEosToken ?? false) && EosId is not null, path)
+            : HuggingFacePostProcessor.Parse(spec, path);
+        var prefix = PostProcessor.SinglePrefix;
+        var suffix = PostProcessor.SingleSuffix;
+        AddBosToken = BosId is int bos && prefix.Count > 0 && prefix[^1] == bos;
+        AddEosToken = EosId is int eos && suffix.Count > 0 && suffix[0] == eos;
+    }
+
     /// <summary>Decodes token ids to text; special tokens (BOS, EOS, PAD and other control tokens) produce no text.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An id is outside <c>[0, VocabularySize)</c>.</exception>
     public abstract override string Decode(IEnumerable<int> ids);

@@ -25,6 +25,30 @@ internal sealed class TokenizerConfig
 
     public string? ChatTemplate { get; init; }
 
+    /// <summary>The <c>tokenizer_class</c>, e.g. <c>LlamaTokenizerFast</c>.</summary>
+    public string? TokenizerClass { get; init; }
+
+    /// <summary>
+    /// The <c>legacy</c> flag of transformers' Llama tokenizers (null when absent, which transformers reads as true): when
+    /// false, text after a special token gets no SentencePiece dummy prefix.
+    /// </summary>
+    public bool? Legacy { get; init; }
+
+    /// <summary>
+    /// Whether transformers replaces the <c>post_processor</c> of <c>tokenizer.json</c> by one built from
+    /// <c>add_bos_token</c>/<c>add_eos_token</c>: when either flag is written in the file (transformers 5's
+    /// <c>TokenizersBackend</c>), and always for the Llama, Code Llama and Gemma tokenizer classes (their
+    /// <c>update_post_processor</c>, which transformers 4 ran in their <c>__init__</c>).
+    /// </summary>
+    public bool RebuildsPostProcessor => AddBosToken is not null || AddEosToken is not null || IsLlamaOrGemmaClass;
+
+    /// <summary>Whether <see cref="TokenizerClass"/> is a Llama, Code Llama or Gemma tokenizer, whose <c>add_bos_token</c> defaults to true.</summary>
+    public bool IsLlamaOrGemmaClass => TokenizerClass is "LlamaTokenizer" or "LlamaTokenizerFast" or "CodeLlamaTokenizer"
+        or "CodeLlamaTokenizerFast" or "GemmaTokenizer" or "GemmaTokenizerFast";
+
+    /// <summary>The <c>added_tokens_decoder</c> entries with their ids and flags.</summary>
+    public IReadOnlyList<HuggingFaceAddedToken> AddedTokens { get; init; } = Array.Empty<HuggingFaceAddedToken>();
+
     /// <summary>Why <see cref="ChatTemplate"/> is null although the file has a <c>chat_template</c> (a named list without "default").</summary>
     public string? ChatTemplateProblem { get; init; }
 
@@ -78,6 +102,9 @@ internal sealed class TokenizerConfig
                     .ToDictionary(p => p.name, p => p.value!),
                 AdditionalSpecialTokens = ReadTokenList(root, "additional_special_tokens", path),
                 SpecialAddedTokens = ReadSpecialAddedTokens(root, path),
+                TokenizerClass = root.TryGetProperty("tokenizer_class", out JsonElement tokenizerClass) && tokenizerClass.ValueKind == JsonValueKind.String ? tokenizerClass.GetString() : null,
+                Legacy = ReadBool(root, "legacy", path),
+                AddedTokens = ReadAddedTokens(root, path),
             };
         }
         catch (JsonException ex)
@@ -153,6 +180,35 @@ internal sealed class TokenizerConfig
             {
                 result.Add(content.GetString()!);
             }
+        }
+
+        return result;
+    }
+
+    private static IReadOnlyList<HuggingFaceAddedToken> ReadAddedTokens(JsonElement root, string path)
+    {
+        if (!root.TryGetProperty("added_tokens_decoder", out JsonElement value) || value.ValueKind != JsonValueKind.Object)
+        {
+            return Array.Empty<HuggingFaceAddedToken>();
+        }
+
+        var result = new List<HuggingFaceAddedToken>();
+        foreach (JsonProperty entry in value.EnumerateObject())
+        {
+            if (!int.TryParse(entry.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id) ||
+                entry.Value.ValueKind != JsonValueKind.Object ||
+                HuggingFaceJson.GetOptionalString(entry.Value, "content") is not { Length: > 0 } content)
+            {
+                throw new TokenizerFormatException(path, $"'added_tokens_decoder' entry '{entry.Name}' needs a non-negative integer key and a non-empty 'content'");
+            }
+
+            result.Add(new HuggingFaceAddedToken(
+                id,
+                content,
+                HuggingFaceJson.GetBool(entry.Value, "special", defaultValue: false),
+                HuggingFaceJson.GetBool(entry.Value, "lstrip", defaultValue: false),
+                HuggingFaceJson.GetBool(entry.Value, "rstrip", defaultValue: false),
+                HuggingFaceJson.GetBool(entry.Value, "single_word", defaultValue: false)));
         }
 
         return result;
