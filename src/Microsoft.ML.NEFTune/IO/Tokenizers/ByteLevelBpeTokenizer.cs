@@ -291,7 +291,7 @@ public sealed class ByteLevelBpeTokenizer : TextTokenizer
         => element.TryGetProperty(name, out JsonElement value) ? value : null;
 
     /// <summary>Reads merges written as <c>"a b"</c> strings or as <c>["a", "b"]</c> pairs.</summary>
-    private static List<string> ReadMerges(JsonElement model, string path)
+    internal static List<string> ReadMerges(JsonElement model, string path)
     {
         if (!model.TryGetProperty("merges", out JsonElement mergesElement) || mergesElement.ValueKind == JsonValueKind.Null)
         {
@@ -335,7 +335,7 @@ public sealed class ByteLevelBpeTokenizer : TextTokenizer
         return merges;
     }
 
-    private static List<HuggingFaceAddedToken> ReadAddedTokens(JsonElement root, string path)
+    internal static List<HuggingFaceAddedToken> ReadAddedTokens(JsonElement root, string path)
     {
         var tokens = new List<HuggingFaceAddedToken>();
         if (!root.TryGetProperty("added_tokens", out JsonElement list) || list.ValueKind == JsonValueKind.Null)

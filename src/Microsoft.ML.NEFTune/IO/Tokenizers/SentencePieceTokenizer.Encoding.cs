@@ -6,9 +6,9 @@ namespace Microsoft.ML.NEFTune.IO.Tokenizers;
 // Encoding of SentencePieceTokenizer: normalization, symbol splitting and the emission of pieces, ids and byte fallback.
 public sealed partial class SentencePieceTokenizer
 {
-    private void EncodeCore(string text, List<int> ids, List<string>? pieces)
+    private void EncodeCore(string text, List<int> ids, List<string>? pieces, bool addDummyPrefix = true)
     {
-        string normalized = Normalize(text);
+        string normalized = Normalize(text, addDummyPrefix && _addDummyPrefix);
         if (normalized.Length == 0)
         {
             return;
@@ -88,7 +88,7 @@ public sealed partial class SentencePieceTokenizer
     /// The identity normalizer of <c>sentencepiece</c>: optional removal of extra spaces, a dummy
     /// "▁" prefix (or suffix), and spaces replaced by "▁". Unpaired surrogates become U+FFFD.
     /// </summary>
-    private string Normalize(string input)
+    private string Normalize(string input, bool addDummyPrefix)
     {
         if (input.Length == 0)
         {
@@ -111,7 +111,7 @@ public sealed partial class SentencePieceTokenizer
 
         char whitespace = _escapeWhitespaces ? SpaceSymbol : ' ';
         var normalized = new StringBuilder(input.Length + 2);
-        if (!_treatWhitespaceAsSuffix && _addDummyPrefix)
+        if (!_treatWhitespaceAsSuffix && addDummyPrefix)
         {
             normalized.Append(whitespace);
         }
@@ -162,7 +162,7 @@ public sealed partial class SentencePieceTokenizer
             }
         }
 
-        if (_treatWhitespaceAsSuffix && _addDummyPrefix)
+        if (_treatWhitespaceAsSuffix && addDummyPrefix)
         {
             normalized.Append(whitespace);
         }

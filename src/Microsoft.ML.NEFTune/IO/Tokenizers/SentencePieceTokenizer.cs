@@ -45,6 +45,12 @@ public sealed partial class SentencePieceTokenizer : TextTokenizer
     private readonly int? _eosId;
     private readonly int? _padId;
 
+    // Special tokens matched inside text (as transformers' LlamaTokenizer does), and added tokens beyond the model's pieces.
+    private readonly AddedTokenSplitter? _specialTokens;
+    private readonly Dictionary<int, HuggingFaceAddedToken> _extraTokens = new();
+    private readonly bool _legacy;
+    private readonly int _vocabularySize;
+
     private SentencePieceTokenizer(string sourcePath, SentencePieceModelProto model, TokenizerConfig? config)
         : base(sourcePath)
     {
@@ -123,10 +129,59 @@ public sealed partial class SentencePieceTokenizer : TextTokenizer
         _padId = ControlId(config?.PadToken) ?? ControlId(model.PadPiece);
 
         ApplyConfig(config, defaultAddBos: true, defaultAddEos: false);
+
+        _legacy = config?.Legacy ?? true;
+        List<HuggingFaceAddedToken> special = SpecialTokens(sourcePath, model, config);
+        _specialTokens = special.Count > 0 ? new AddedTokenSplitter(special) : null;
+        _vocabularySize = Math.Max(count, _extraTokens.Count == 0 ? 0 : _extraTokens.Keys.Max() + 1);
+    }
+
+    /// <summary>
+    /// The tokens transformers' <c>LlamaTokenizer</c> matches inside text: the <c>added_tokens_decoder</c> of
+    /// <c>tokenizer_config.json</c> (with their flags), its <c>bos/eos/unk/pad</c> and <c>additional_special_tokens</c>,
+    /// or without a config the model's own BOS, EOS, unknown and padding pieces. Added tokens that are not pieces of the
+    /// model keep their ids (beyond the model's) in <see cref="_extraTokens"/>.
+    /// </summary>
+    private List<HuggingFaceAddedToken> SpecialTokens(string path, SentencePieceModelProto model, TokenizerConfig? config)
+    {
+        var tokens = new Dictionary<string, HuggingFaceAddedToken>(StringComparer.Ordinal);
+        foreach (HuggingFaceAddedToken token in config?.AddedTokens ?? [])
+        {
+            int? piece = TokenToId(token.Content);
+            if (piece is int id && id != token.Id)
+            {
+                throw new TokenizerFormatException(config!.FilePath, $"added token '{token.Content}' has id {token.Id}, but it is piece {id} of the model");
+            }
+
+            if (piece is null)
+            {
+                if (token.Id < _pieces.Length)
+                {
+                    throw new TokenizerFormatException(config!.FilePath, $"added token '{token.Content}' has id {token.Id}, which is the model's piece '{_pieces[token.Id]}'");
+                }
+
+                _extraTokens[token.Id] = token;
+            }
+
+            tokens[token.Content] = token;
+        }
+
+        IEnumerable<string?> names = config is null
+            ? [model.BosPiece, model.EosPiece, model.UnkPiece, model.PadPiece]
+            : [config.BosToken, config.EosToken, config.PadToken, config.OtherSpecialTokens.GetValueOrDefault("unk_token"), .. config.AdditionalSpecialTokens];
+        foreach (string? name in names)
+        {
+            if (!string.IsNullOrEmpty(name) && !tokens.ContainsKey(name) && TokenToId(name) is int id)
+            {
+                tokens[name] = new HuggingFaceAddedToken(id, name, Special: true, LStrip: false, RStrip: false, SingleWord: false);
+            }
+        }
+
+        return tokens.Values.ToList();
     }
 
     /// <inheritdoc />
-    public override int VocabularySize => _pieces.Length;
+    public override int VocabularySize => _vocabularySize;
 
     /// <inheritdoc />
     public override int? BosId => _bosId;
@@ -185,20 +240,58 @@ public sealed partial class SentencePieceTokenizer : TextTokenizer
     }
 
     /// <inheritdoc />
-    public override IReadOnlyList<int> Encode(string text)
+    public override IReadOnlyList<int> Encode(string text) => Encode(text, splitSpecialTokens: false);
+
+    /// <summary>Encodes text to token ids (no BOS/EOS added).</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="splitSpecialTokens">
+    /// False (the default of <see cref="Encode(string)"/>): special-token strings written in the text (<c>&lt;s&gt;</c>,
+    /// <c>&lt;/s&gt;</c>, <c>&lt;unk&gt;</c>, the added tokens of <c>tokenizer_config.json</c>) become their ids, as in
+    /// transformers' <c>LlamaTokenizer</c>; each stretch of text between them gets the dummy prefix (<c>legacy</c>, the
+    /// default) or, with <c>"legacy": false</c>, only a stretch that starts the text and does not start with a space
+    /// does (as transformers' converted fast tokenizer with a <c>Metaspace</c> pre-tokenizer). True: the whole text is
+    /// encoded as ordinary text, as <c>sentencepiece</c> itself and transformers' <c>split_special_tokens=True</c> do.
+    /// </param>
+    public IReadOnlyList<int> Encode(string text, bool splitSpecialTokens)
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 3 + 4);
-        EncodeCore(text, ids, pieces: null);
+        EncodeWithSpecialTokenMatching(text, ids, pieces: null, splitSpecialTokens);
         return ids;
     }
 
+    private void EncodeWithSpecialTokenMatching(string text, List<int> ids, List<string>? pieces, bool splitSpecialTokens)
+    {
+        if (splitSpecialTokens || _specialTokens is null)
+        {
+            EncodeCore(text, ids, pieces);
+            return;
+        }
+
+        bool first = true;
+        foreach ((string? segment, HuggingFaceAddedToken? token) in _specialTokens.Split(text))
+        {
+            if (token is not null)
+            {
+                ids.Add(token.Id);
+                pieces?.Add(token.Content);
+            }
+            else
+            {
+                bool dummyPrefix = _legacy || (first && segment![0] != ' ' && segment[0] != SpaceSymbol);
+                EncodeCore(segment!, ids, pieces, dummyPrefix);
+            }
+
+            first = false;
+        }
+    }
+
     /// <summary>Encodes text to piece strings (as <c>sentencepiece</c>'s <c>encode(..., out_type=str)</c>), no BOS/EOS added.</summary>
-    public IReadOnlyList<string> EncodeToPieces(string text)
+    public IReadOnlyList<string> EncodeToPieces(string text, bool splitSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(text);
         var pieces = new List<string>(text.Length / 3 + 4);
-        EncodeCore(text, new List<int>(), pieces);
+        EncodeWithSpecialTokenMatching(text, new List<int>(), pieces, splitSpecialTokens);
         return pieces;
     }
 
@@ -220,7 +313,7 @@ public sealed partial class SentencePieceTokenizer : TextTokenizer
             return id;
         }
 
-        return null;
+        return _extraTokens.Values.FirstOrDefault(t => t.Content == token)?.Id;
     }
 
     /// <inheritdoc />
@@ -239,9 +332,16 @@ public sealed partial class SentencePieceTokenizer : TextTokenizer
 
         foreach (int id in ids)
         {
-            if ((uint)id >= (uint)_pieces.Length)
+            if ((uint)id >= (uint)_vocabularySize)
             {
-                throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary [0, {_pieces.Length}).");
+                throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary [0, {_vocabularySize}).");
+            }
+
+            if (id >= _pieces.Length)
+            {
+                AppendUtf8Bytes(text, bytes);
+                if (_extraTokens.TryGetValue(id, out HuggingFaceAddedToken? extra) && !extra.Special) text.Append(extra.Content);
+                continue;
             }
 
             if (_types[id] == PieceType.Byte)
@@ -267,9 +367,14 @@ public sealed partial class SentencePieceTokenizer : TextTokenizer
     /// <inheritdoc />
     public override string? IdToPiece(int id)
     {
-        if ((uint)id >= (uint)_pieces.Length)
+        if ((uint)id >= (uint)_vocabularySize)
         {
             return null;
+        }
+
+        if (id >= _pieces.Length)
+        {
+            return _extraTokens.TryGetValue(id, out HuggingFaceAddedToken? extra) && !extra.Special ? extra.Content : string.Empty;
         }
 
         switch (_types[id])

@@ -210,7 +210,7 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
 
     /// <summary>
     /// Loads a tokenizer from a <c>tokenizer.model</c> (SentencePiece) file, a <c>tokenizer.json</c>
-    /// (Hugging Face byte-level BPE) file, or a directory that contains one of them (or GPT-2 style <c>vocab.json</c> + <c>merges.txt</c>, as OPT ships). When a directory has
+    /// (Hugging Face byte-level or SentencePiece-style BPE) file, or a directory that contains one of them (or GPT-2 style <c>vocab.json</c> + <c>merges.txt</c>, as OPT ships). When a directory has
     /// both, the SentencePiece model is used if it is one this library can serve. A
     /// <c>tokenizer_config.json</c> beside the file supplies <see cref="AddBosToken"/>,
     /// <see cref="AddEosToken"/>, the special token strings and <see cref="ChatTemplate"/>.
@@ -235,7 +235,7 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
 
             if (hasJson && !hasModel)
             {
-                return ByteLevelBpeTokenizer.FromFile(json);
+                return FromTokenizerJson(json);
             }
 
             if (hasModel && hasJson)
@@ -252,7 +252,7 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
 
                 try
                 {
-                    return ByteLevelBpeTokenizer.FromFile(json);
+                    return FromTokenizerJson(json);
                 }
                 catch (TokenizerFormatException ex)
                 {
@@ -279,8 +279,29 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
         }
 
         return string.Equals(Path.GetExtension(path), ".json", StringComparison.OrdinalIgnoreCase)
-            ? ByteLevelBpeTokenizer.FromFile(path)
+            ? FromTokenizerJson(path)
             : SentencePieceTokenizer.FromFile(path);
+    }
+
+    /// <summary>
+    /// Loads a Hugging Face <c>tokenizer.json</c>: a <see cref="SentencePieceJsonTokenizer"/> when its BPE model uses byte
+    /// fallback or nothing in it is byte-level (Llama 2, TinyLlama, Mistral), else a <see cref="ByteLevelBpeTokenizer"/>.
+    /// </summary>
+    private static TextTokenizer FromTokenizerJson(string path)
+    {
+        string fullPath = RequireFile(path);
+        try
+        {
+            using FileStream stream = File.OpenRead(fullPath);
+            using var document = System.Text.Json.JsonDocument.Parse(stream, new System.Text.Json.JsonDocumentOptions { AllowTrailingCommas = true });
+            return SentencePieceJsonTokenizer.IsSentencePieceStyle(document.RootElement)
+                ? SentencePieceJsonTokenizer.Create(fullPath, document.RootElement)
+                : ByteLevelBpeTokenizer.Create(fullPath, document.RootElement);
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new TokenizerFormatException(fullPath, $"not valid JSON ({ex.Message})", ex);
+        }
     }
 
     /// <summary>Applies the settings of a <c>tokenizer_config.json</c> common to every tokenizer kind.</summary>

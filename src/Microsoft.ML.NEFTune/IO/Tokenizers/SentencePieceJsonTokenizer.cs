@@ -1,0 +1,598 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Microsoft.ML.NEFTune.IO.Tokenizers;
+
+/// <summary>
+/// A Hugging Face <c>tokenizer.json</c> converted from a SentencePiece BPE model (Llama 2, TinyLlama, Mistral): a BPE
+/// model with <c>byte_fallback</c> over "▁"-marked words, encoded as Hugging Face's <c>tokenizers</c> does.
+/// </summary>
+/// <remarks>
+/// Added tokens are split out of the text first (<c>lstrip</c>/<c>rstrip</c>/<c>single_word</c> honoured); each other
+/// stretch goes through the <c>normalizer</c> (<c>Prepend</c>, <c>Replace</c>, and the Unicode forms) and the
+/// <c>pre_tokenizer</c> (none, or <c>Metaspace</c> with <c>prepend_scheme</c> <c>first</c>/<c>always</c>/<c>never</c> and
+/// <c>split</c>), then the BPE model: one symbol per character (a character outside the vocabulary becomes its UTF-8
+/// <c>&lt;0xNN&gt;</c> byte tokens, or the unknown token), merged by the rank of the <c>merges</c> list, leftmost first on
+/// equal ranks (a character without byte tokens or unknown token is dropped, as Hugging Face does). Decoding follows the file's <c>decoder</c> (<c>Replace</c>, <c>ByteFallback</c>, <c>Fuse</c>,
+/// <c>Strip</c>, <c>Metaspace</c>); special added tokens give no text.
+/// </remarks>
+public sealed class SentencePieceJsonTokenizer : TextTokenizer
+{
+    private enum PrependScheme { First, Always, Never }
+
+    private readonly string?[] _tokensById;
+    private readonly Dictionary<string, int> _vocabulary;
+    private readonly Dictionary<(int Left, int Right), (int Rank, int Id)> _merges;
+    private readonly int[] _byteIds = new int[256];
+    private readonly int? _unkId;
+    private readonly bool _fuseUnknown;
+    private readonly bool _ignoreMerges;
+    private readonly Dictionary<int, HuggingFaceAddedToken> _addedById = new();
+    private readonly Dictionary<string, int> _addedByContent = new(StringComparer.Ordinal);
+    private readonly AddedTokenSplitter _splitter;
+    private readonly HuggingFaceNormalizer? _normalizer;
+    private readonly (char Replacement, PrependScheme Scheme, bool Split)? _metaspace;
+    private readonly List<Func<List<string>, List<string>>> _decoder;
+    private readonly char _spaceMarker;
+    private readonly int? _bosId;
+    private readonly int? _eosId;
+    private readonly int? _padId;
+
+    private SentencePieceJsonTokenizer(string path, JsonElement root, JsonElement model, TokenizerConfig? config)
+        : base(path)
+    {
+        _vocabulary = ReadVocabulary(model, path);
+        List<HuggingFaceAddedToken> added = ByteLevelBpeTokenizer.ReadAddedTokens(root, path);
+        foreach (HuggingFaceAddedToken token in added)
+        {
+            _addedById[token.Id] = token;
+            _addedByContent[token.Content] = token.Id;
+        }
+
+        _splitter = new AddedTokenSplitter(added);
+        int size = Math.Max(_vocabulary.Values.Max() + 1, added.Count == 0 ? 0 : added.Max(t => t.Id) + 1);
+        _tokensById = new string?[size];
+        foreach ((string token, int id) in _vocabulary)
+        {
+            _tokensById[id] = token;
+        }
+
+        _merges = new Dictionary<(int, int), (int, int)>();
+        List<string> merges = ByteLevelBpeTokenizer.ReadMerges(model, path);
+        for (int rank = 0; rank < merges.Count; rank++)
+        {
+            int space = merges[rank].IndexOf(' ');
+            string left = merges[rank][..space], right = merges[rank][(space + 1)..];
+            if (!_vocabulary.TryGetValue(left, out int leftId) || !_vocabulary.TryGetValue(right, out int rightId) || !_vocabulary.TryGetValue(left + right, out int mergedId))
+            {
+                throw new TokenizerFormatException(path, $"merge {rank} ('{left}' '{right}') uses or makes a token that is not in the vocabulary");
+            }
+
+            _merges.TryAdd((leftId, rightId), (rank, mergedId));
+        }
+
+        bool byteFallback = HuggingFaceJson.GetBool(model, "byte_fallback", defaultValue: false);
+        Array.Fill(_byteIds, -1);
+        if (byteFallback)
+        {
+            for (int b = 0; b < 256; b++)
+            {
+                _byteIds[b] = _vocabulary.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
+            }
+        }
+
+        string? unk = HuggingFaceJson.GetOptionalString(model, "unk_token");
+        if (unk is not null)
+        {
+            _unkId = _vocabulary.TryGetValue(unk, out int id) ? id
+                : throw new TokenizerFormatException(path, $"the unknown token '{unk}' is not in the vocabulary");
+        }
+
+        _fuseUnknown = HuggingFaceJson.GetBool(model, "fuse_unk", defaultValue: false);
+        _ignoreMerges = HuggingFaceJson.GetBool(model, "ignore_merges", defaultValue: false);
+        _normalizer = HuggingFaceNormalizer.Parse(Property(root, "normalizer"), path);
+        _metaspace = ReadPreTokenizer(Property(root, "pre_tokenizer"), path);
+        _decoder = ReadDecoder(Property(root, "decoder"), path, out _spaceMarker);
+
+        _bosId = TokenToIdOrNull(config?.BosToken);
+        _eosId = TokenToIdOrNull(config?.EosToken);
+        _padId = TokenToIdOrNull(config?.PadToken);
+        ApplyConfig(config, defaultAddBos: false, defaultAddEos: false);
+    }
+
+    /// <inheritdoc />
+    public override int VocabularySize => _tokensById.Length;
+
+    /// <inheritdoc />
+    public override int? BosId => _bosId;
+
+    /// <inheritdoc />
+    public override int? EosId => _eosId;
+
+    /// <inheritdoc />
+    public override int? PadId => _padId;
+
+    /// <summary>Whether a parsed <c>tokenizer.json</c> is of this kind: a BPE model with byte fallback or without a byte-level pre-tokenizer and decoder.</summary>
+    internal static bool IsSentencePieceStyle(JsonElement root) =>
+        root.TryGetProperty("model", out JsonElement model) && model.ValueKind == JsonValueKind.Object &&
+        (HuggingFaceJson.GetBool(model, "byte_fallback", defaultValue: false) ||
+         !(Mentions(root, "pre_tokenizer", "ByteLevel") || Mentions(root, "decoder", "ByteLevel")));
+
+    /// <summary>
+    /// Loads a SentencePiece-style <c>tokenizer.json</c>, and the <c>tokenizer_config.json</c> beside it when present.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="TokenizerFormatException">The file is not a SentencePiece-style BPE <c>tokenizer.json</c> this tokenizer can serve.</exception>
+    public static SentencePieceJsonTokenizer FromFile(string tokenizerJsonPath)
+    {
+        string path = RequireFile(tokenizerJsonPath);
+        try
+        {
+            using FileStream stream = File.OpenRead(path);
+            using JsonDocument document = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true });
+            return Create(path, document.RootElement);
+        }
+        catch (JsonException ex)
+        {
+            throw new TokenizerFormatException(path, $"not valid JSON ({ex.Message})", ex);
+        }
+    }
+
+    internal static SentencePieceJsonTokenizer Create(string path, JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out JsonElement model) || model.ValueKind != JsonValueKind.Object)
+        {
+            throw new TokenizerFormatException(path, "not a Hugging Face tokenizer.json: there is no 'model' object");
+        }
+
+        string modelType = HuggingFaceJson.GetOptionalString(model, "type") ?? (model.TryGetProperty("merges", out _) ? "BPE" : "unknown");
+        if (modelType != "BPE")
+        {
+            throw new TokenizerFormatException(path, $"the model type is '{modelType}'; only BPE is supported (Unigram models such as T5's are not)");
+        }
+
+        if (model.TryGetProperty("dropout", out JsonElement dropout) && dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() > 0)
+        {
+            throw new TokenizerFormatException(path, "the BPE model has a 'dropout', which makes encoding random; only dropout null or 0 is supported");
+        }
+
+        foreach (string name in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
+        {
+            if (HuggingFaceJson.GetOptionalString(model, name) is { Length: > 0 })
+            {
+                throw new TokenizerFormatException(path, $"the BPE model's '{name}' is not supported for a SentencePiece-style tokenizer.json");
+            }
+        }
+
+        TokenizerConfig? config = TokenizerConfig.LoadBeside(path);
+        var tokenizer = new SentencePieceJsonTokenizer(path, root, model, config);
+        tokenizer.UsePostProcessor(Property(root, "post_processor"), config, path);
+        return tokenizer;
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<int> Encode(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>(text.Length / 3 + 4);
+        bool first = true;
+        foreach ((string? segment, HuggingFaceAddedToken? token) in _splitter.Split(text))
+        {
+            if (token is not null)
+            {
+                ids.Add(token.Id);
+            }
+            else
+            {
+                string normalized = _normalizer?.Normalize(segment!) ?? segment!;
+                foreach (string word in PreTokenize(normalized, atStart: first))
+                {
+                    EncodeWord(word, ids);
+                }
+            }
+
+            first = false;
+        }
+
+        return ids;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Special added tokens produce no text.</remarks>
+    public override string Decode(IEnumerable<int> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var tokens = new List<string>();
+        foreach (int id in ids)
+        {
+            if ((uint)id >= (uint)_tokensById.Length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary [0, {_tokensById.Length}).");
+            }
+
+            if (_addedById.TryGetValue(id, out HuggingFaceAddedToken? added))
+            {
+                if (!added.Special) tokens.Add(added.Content);
+            }
+            else if (_tokensById[id] is { } token)
+            {
+                tokens.Add(token);
+            }
+        }
+
+        foreach (Func<List<string>, List<string>> step in _decoder)
+        {
+            tokens = step(tokens);
+        }
+
+        return string.Concat(tokens);
+    }
+
+    /// <inheritdoc />
+    public override string? IdToPiece(int id)
+    {
+        if ((uint)id >= (uint)_tokensById.Length)
+        {
+            return null;
+        }
+
+        if (_addedById.TryGetValue(id, out HuggingFaceAddedToken? added))
+        {
+            return added.Special ? string.Empty : added.Content;
+        }
+
+        string? token = _tokensById[id];
+        if (token is null)
+        {
+            return string.Empty;
+        }
+
+        int value = ByteValue(token);
+        return value >= 0 ? (value < 0x80 ? ((char)value).ToString() : "\uFFFD") : token.Replace(_spaceMarker, ' ');
+    }
+
+    /// <inheritdoc />
+    public override int? TokenToId(string token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return TokenToIdOrNull(token);
+    }
+
+    private int? TokenToIdOrNull(string? token) =>
+        token is not null && (_addedByContent.TryGetValue(token, out int id) || _vocabulary.TryGetValue(token, out id)) ? id : null;
+
+    /// <summary>The pre-tokens of a normalized stretch (the whole stretch when there is no pre-tokenizer).</summary>
+    private IEnumerable<string> PreTokenize(string text, bool atStart)
+    {
+        if (_metaspace is not { } metaspace)
+        {
+            if (text.Length > 0) yield return text;
+            yield break;
+        }
+
+        string replaced = text.Replace(' ', metaspace.Replacement);
+        bool prepend = metaspace.Scheme == PrependScheme.Always || (metaspace.Scheme == PrependScheme.First && atStart);
+        if (prepend && replaced.Length > 0 && replaced[0] != metaspace.Replacement)
+        {
+            replaced = metaspace.Replacement + replaced;
+        }
+
+        if (!metaspace.Split)
+        {
+            if (replaced.Length > 0) yield return replaced;
+            yield break;
+        }
+
+        // Split before every replacement character (MergedWithNext).
+        int start = 0;
+        for (int i = 1; i < replaced.Length; i++)
+        {
+            if (replaced[i] == metaspace.Replacement)
+            {
+                yield return replaced[start..i];
+                start = i;
+            }
+        }
+
+        if (start < replaced.Length) yield return replaced[start..];
+    }
+
+    /// <summary>Encodes one pre-token with the BPE model, as Hugging Face's <c>BPE::merge_word</c>/<c>Word::merge_all</c>.</summary>
+    private void EncodeWord(string word, List<int> ids)
+    {
+        if (_ignoreMerges && _vocabulary.TryGetValue(word, out int whole))
+        {
+            ids.Add(whole);
+            return;
+        }
+
+        // Initial symbols: one per character, byte tokens or the (fused) unknown token for characters outside the vocabulary.
+        var symbols = new List<int>(word.Length);
+        bool previousUnknown = false;
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (Rune rune in word.EnumerateRunes())
+        {
+            if (_vocabulary.TryGetValue(rune.ToString(), out int id))
+            {
+                symbols.Add(id);
+                previousUnknown = false;
+                continue;
+            }
+
+            int count = rune.EncodeToUtf8(utf8);
+            bool allBytes = true;
+            for (int i = 0; i < count; i++) allBytes &= _byteIds[utf8[i]] >= 0;
+            if (allBytes)
+            {
+                for (int i = 0; i < count; i++) symbols.Add(_byteIds[utf8[i]]);
+                previousUnknown = false;
+                continue;
+            }
+
+            // Without an unknown token Hugging Face drops the character; so does this encoder.
+            if (_unkId is int unk && !(_fuseUnknown && previousUnknown)) symbols.Add(unk);
+            previousUnknown = _unkId is not null;
+        }
+
+        MergeAll(symbols);
+        ids.AddRange(symbols);
+    }
+
+    /// <summary>Applies merges lowest rank first, leftmost first among equal ranks, until none applies.</summary>
+    private void MergeAll(List<int> symbols)
+    {
+        int n = symbols.Count;
+        if (n < 2) return;
+        var next = new int[n];
+        var previous = new int[n];
+        var alive = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            next[i] = i + 1 < n ? i + 1 : -1;
+            previous[i] = i - 1;
+            alive[i] = true;
+        }
+
+        var queue = new PriorityQueue<(int Position, int Id), (int Rank, int Position)>();
+        void Push(int position)
+        {
+            if (position < 0 || next[position] < 0) return;
+            if (_merges.TryGetValue((symbols[position], symbols[next[position]]), out var merge))
+            {
+                queue.Enqueue((position, merge.Id), (merge.Rank, position));
+            }
+        }
+
+        for (int i = 0; i + 1 < n; i++) Push(i);
+        while (queue.TryDequeue(out var top, out _))
+        {
+            int position = top.Position;
+            if (!alive[position] || next[position] < 0) continue;
+            int right = next[position];
+            if (!_merges.TryGetValue((symbols[position], symbols[right]), out var merge) || merge.Id != top.Id) continue;
+
+            symbols[position] = merge.Id;
+            alive[right] = false;
+            next[position] = next[right];
+            if (next[right] >= 0) previous[next[right]] = position;
+            Push(previous[position]);
+            Push(position);
+        }
+
+        int write = 0;
+        for (int i = 0; i != -1 && i < n; i = next[i])
+        {
+            symbols[write++] = symbols[i];
+        }
+
+        symbols.RemoveRange(write, n - write);
+    }
+
+    private static Dictionary<string, int> ReadVocabulary(JsonElement model, string path)
+    {
+        if (!model.TryGetProperty("vocab", out JsonElement vocabElement) || vocabElement.ValueKind != JsonValueKind.Object)
+        {
+            throw new TokenizerFormatException(path, "the BPE model has no 'vocab' object");
+        }
+
+        var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (JsonProperty entry in vocabElement.EnumerateObject())
+        {
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0 || id > ByteLevelBpeTokenizer.MaxTokenId)
+            {
+                throw new TokenizerFormatException(path, $"vocabulary entry '{entry.Name}' does not have an integer id in [0, {ByteLevelBpeTokenizer.MaxTokenId}]");
+            }
+
+            vocabulary[entry.Name] = id;
+        }
+
+        return vocabulary.Count > 0 ? vocabulary : throw new TokenizerFormatException(path, "the vocabulary is empty");
+    }
+
+    private static (char, PrependScheme, bool)? ReadPreTokenizer(JsonElement? spec, string path)
+    {
+        if (spec is null || spec.Value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        string type = HuggingFaceJson.GetType(spec.Value, "pre_tokenizer", path);
+        if (type == "Sequence" && HuggingFaceJson.GetArray(spec.Value, "pretokenizers", path) is { } list && list.GetArrayLength() == 1)
+        {
+            return ReadPreTokenizer(list[0], path);
+        }
+
+        if (type != "Metaspace")
+        {
+            throw new TokenizerFormatException(path, $"pre_tokenizer type '{type}' is not supported in a SentencePiece-style tokenizer.json (supported: none, Metaspace)");
+        }
+
+        return (ReadReplacement(spec.Value, path), ReadPrependScheme(spec.Value, path), HuggingFaceJson.GetBool(spec.Value, "split", defaultValue: true));
+    }
+
+    private static char ReadReplacement(JsonElement spec, string path)
+    {
+        string replacement = HuggingFaceJson.GetOptionalString(spec, "replacement") ?? "\u2581";
+        return replacement.Length == 1 ? replacement[0] : throw new TokenizerFormatException(path, $"the Metaspace replacement '{replacement}' is not one character");
+    }
+
+    private static PrependScheme ReadPrependScheme(JsonElement spec, string path)
+    {
+        // Files written before prepend_scheme existed have add_prefix_space (true meaning "always").
+        string scheme = HuggingFaceJson.GetOptionalString(spec, "prepend_scheme")
+            ?? (HuggingFaceJson.GetBool(spec, "add_prefix_space", defaultValue: true) ? "always" : "never");
+        return scheme switch
+        {
+            "first" => PrependScheme.First,
+            "always" => PrependScheme.Always,
+            "never" => PrependScheme.Never,
+            _ => throw new TokenizerFormatException(path, $"Metaspace prepend_scheme '{scheme}' is not supported (first, always, never)"),
+        };
+    }
+
+    /// <summary>The decoder as steps over the list of token strings; <paramref name="spaceMarker"/> is the character it turns into a space.</summary>
+    private static List<Func<List<string>, List<string>>> ReadDecoder(JsonElement? spec, string path, out char spaceMarker)
+    {
+        spaceMarker = '\u2581';
+        var steps = new List<Func<List<string>, List<string>>>();
+        if (spec is null || spec.Value.ValueKind == JsonValueKind.Null)
+        {
+            return steps;
+        }
+
+        var flat = new List<JsonElement>();
+        void Flatten(JsonElement item)
+        {
+            if (HuggingFaceJson.GetType(item, "decoder", path) == "Sequence")
+            {
+                foreach (JsonElement inner in HuggingFaceJson.GetArray(item, "decoders", path).EnumerateArray()) Flatten(inner);
+            }
+            else
+            {
+                flat.Add(item);
+            }
+        }
+
+        Flatten(spec.Value);
+        foreach (JsonElement item in flat)
+        {
+            string type = HuggingFaceJson.GetType(item, "decoder", path);
+            switch (type)
+            {
+                case "Replace":
+                {
+                    var pattern = HuggingFaceJson.GetPattern(item, path);
+                    string content = HuggingFaceJson.GetString(item, "content", path).Replace("$", "$$", StringComparison.Ordinal);
+                    if (content == " " && item.TryGetProperty("pattern", out JsonElement p) && HuggingFaceJson.GetOptionalString(p, "String") is { Length: 1 } marker)
+                    {
+                        spaceMarker = marker[0];
+                    }
+
+                    steps.Add(tokens => tokens.Select(t => pattern.Replace(t, content)).ToList());
+                    break;
+                }
+
+                case "ByteFallback":
+                    steps.Add(DecodeByteFallback);
+                    break;
+                case "Fuse":
+                    steps.Add(static tokens => [string.Concat(tokens)]);
+                    break;
+                case "Strip":
+                {
+                    string content = HuggingFaceJson.GetString(item, "content", path);
+                    if (content.Length != 1) throw new TokenizerFormatException(path, "the Strip decoder's content must be one character");
+                    int start = item.TryGetProperty("start", out JsonElement s) && s.TryGetInt32(out int sv) ? sv : 0;
+                    int stop = item.TryGetProperty("stop", out JsonElement e) && e.TryGetInt32(out int ev) ? ev : 0;
+                    steps.Add(tokens => tokens.Select(t => Strip(t, content[0], start, stop)).ToList());
+                    break;
+                }
+
+                case "Metaspace":
+                {
+                    char replacement = ReadReplacement(item, path);
+                    bool stripFirst = ReadPrependScheme(item, path) != PrependScheme.Never;
+                    spaceMarker = replacement;
+                    steps.Add(tokens => tokens.Select((t, i) =>
+                    {
+                        string text = t.Replace(replacement, ' ');
+                        return i == 0 && stripFirst && text.StartsWith(' ') ? text[1..] : text;
+                    }).ToList());
+                    break;
+                }
+
+                default:
+                    throw new TokenizerFormatException(path, $"decoder type '{type}' is not supported in a SentencePiece-style tokenizer.json (supported: Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence)");
+            }
+        }
+
+        return steps;
+    }
+
+    /// <summary>Runs of <c>&lt;0xNN&gt;</c> tokens become their UTF-8 text, or one U+FFFD per byte when they are not valid UTF-8.</summary>
+    private static List<string> DecodeByteFallback(List<string> tokens)
+    {
+        var result = new List<string>(tokens.Count);
+        var bytes = new List<byte>();
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        void Flush()
+        {
+            if (bytes.Count == 0) return;
+            try
+            {
+                result.Add(strict.GetString(bytes.ToArray()));
+            }
+            catch (DecoderFallbackException)
+            {
+                result.AddRange(Enumerable.Repeat("\uFFFD", bytes.Count));
+            }
+
+            bytes.Clear();
+        }
+
+        foreach (string token in tokens)
+        {
+            int value = ByteValue(token);
+            if (value >= 0)
+            {
+                bytes.Add((byte)value);
+                continue;
+            }
+
+            Flush();
+            result.Add(token);
+        }
+
+        Flush();
+        return result;
+    }
+
+    private static string Strip(string token, char content, int start, int stop)
+    {
+        int from = 0, to = token.Length;
+        while (from < start && from < to && token[from] == content) from++;
+        while (token.Length - to < stop && to > from && token[to - 1] == content) to--;
+        return token[from..to];
+    }
+
+    /// <summary>The byte of a <c>&lt;0xNN&gt;</c> token, or -1.</summary>
+    private static int ByteValue(string token) =>
+        token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>' &&
+        int.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out int value)
+            ? value
+            : -1;
+
+    private static bool Mentions(JsonElement root, string property, string type) =>
+        root.TryGetProperty(property, out JsonElement value) && HasType(value, type);
+
+    /// <summary>Whether <paramref name="element"/> or an object nested in it has the given <c>"type"</c>.</summary>
+    private static bool HasType(JsonElement element, string type) => element.ValueKind switch
+    {
+        JsonValueKind.Object => HuggingFaceJson.GetOptionalString(element, "type") == type || element.EnumerateObject().Any(p => HasType(p.Value, type)),
+        JsonValueKind.Array => element.EnumerateArray().Any(e => HasType(e, type)),
+        _ => false,
+    };
+
+    private static JsonElement? Property(JsonElement element, string name)
+        => element.TryGetProperty(name, out JsonElement value) ? value : null;
+}
