@@ -107,6 +107,13 @@ function specialTexts(json) {
   return result;
 }
 
+const chatDir = path.join(here, '..', '..', 'test', 'Microsoft.ML.NEFTune.Tests', 'Fixtures', 'ChatTemplates');
+const renders = readJson(path.join(chatDir, 'expected.json')).renders;
+const conversations = readJson(path.join(chatDir, 'conversations.json'));
+const chatTemplates = {
+  llama3_1: ['llama-3-instruct'], qwen2_5: ['qwen2.5'], mistral: ['mistral-7b-instruct-v0.1'], llama2: ['llama-2-chat'],
+};
+
 const pairs = [['Question?', 'Answer.'], ['first sentence', 'second one'], ['', 'empty first']];
 
 function write(name, json, config, gzip, patch) {
@@ -135,7 +142,18 @@ async function expected(name, json, note) {
   }
   const decoded = [];
   for (const c of cases.slice(0, 24)) decoded.push({ ids: c.ids, text: await tokenizer.decode(c.ids, true) });
-  const result = { tokenizer: name, reference: `tokenizers ${version} (npm, Hugging Face's Rust tokenizers)`, note, cases, pairs: pairCases, decoded };
+  // apply_chat_template(tokenize=True): the committed render of a real chat template (Fixtures/ChatTemplates, from
+  // @huggingface/jinja / jinja2) encoded with add_special_tokens=False.
+  const chats = [];
+  for (const template of chatTemplates[name] ?? []) {
+    // The longest conversation the template renders that ends with an assistant turn.
+    const render = renders.filter(r => r.template === template && !r.add_generation_prompt && !r.error && conversations[r.conversation].at(-1).role === 'assistant')
+      .sort((a, b) => conversations[b.conversation].length - conversations[a.conversation].length)[0];
+    const text = render.jinja2 ?? render.text;
+    const encoding = await tokenizer.encode(text, null, { addSpecialTokens: false });
+    chats.push({ template, conversation: render.conversation, messages: conversations[render.conversation], text, ids: encoding.getIds() });
+  }
+  const result = { tokenizer: name, reference: `tokenizers ${version} (npm, Hugging Face's Rust tokenizers)`, note, cases, pairs: pairCases, decoded, chats };
   fs.writeFileSync(path.join(out, name, 'expected.json'), JSON.stringify(result, null, 1));
   console.log(`${name}: ${cases.length} cases, ${pairCases.length} pairs`);
 }

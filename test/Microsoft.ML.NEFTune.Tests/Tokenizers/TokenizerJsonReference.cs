@@ -10,8 +10,11 @@ namespace Microsoft.ML.NEFTune.Tests.Tokenizers;
 /// decodes. <see cref="Materialize"/> writes the tokenizer folder (the gzip file unpacked, a patch applied) to a
 /// temporary directory, as a model folder would hold it.
 /// </summary>
-public sealed record TokenizerJsonReference(string Name, IReadOnlyList<TokenizerJsonReference.Case> Cases, IReadOnlyList<TokenizerJsonReference.Pair> Pairs, IReadOnlyList<TokenizerJsonReference.Decoded> Decodes)
+public sealed record TokenizerJsonReference(string Name, IReadOnlyList<TokenizerJsonReference.Case> Cases, IReadOnlyList<TokenizerJsonReference.Pair> Pairs, IReadOnlyList<TokenizerJsonReference.Decoded> Decodes, IReadOnlyList<TokenizerJsonReference.Chat> Chats)
 {
+    /// <summary>A conversation rendered by a real chat template (<see cref="Template"/> in Fixtures/ChatTemplates/templates.json) and its ids without added special tokens.</summary>
+    public sealed record Chat(string Template, (string Role, string Content)[] Messages, string Text, int[] Ids);
+
     public sealed record Case(int Index, string Text, int[] Ids, int[] IdsWithSpecialTokens);
 
     public sealed record Pair(string Text, string Second, int[] IdsWithSpecialTokens);
@@ -26,7 +29,12 @@ public sealed record TokenizerJsonReference(string Name, IReadOnlyList<Tokenizer
         var cases = root["cases"]!.AsArray().Select((c, i) => new Case(i, (string)c!["text"]!, Ints(c["ids"]), Ints(c["ids_with_special_tokens"]))).ToArray();
         var pairs = root["pairs"]!.AsArray().Select(p => new Pair((string)p!["text"]!, (string)p["pair"]!, Ints(p["ids_with_special_tokens"]))).ToArray();
         var decodes = root["decoded"]!.AsArray().Select(d => new Decoded(Ints(d!["ids"]), (string)d["text"]!)).ToArray();
-        return new TokenizerJsonReference(name, cases, pairs, decodes);
+        var chats = root["chats"]!.AsArray().Select(c => new Chat(
+            (string)c!["template"]!,
+            c["messages"]!.AsArray().Select(m => ((string)m!["role"]!, (string)m["content"]!)).ToArray(),
+            (string)c["text"]!,
+            Ints(c["ids"]))).ToArray();
+        return new TokenizerJsonReference(name, cases, pairs, decodes, chats);
     }
 
     /// <summary>Writes tokenizer.json and tokenizer_config.json of <paramref name="name"/> into <paramref name="directory"/>.</summary>
