@@ -168,7 +168,7 @@ internal sealed class HuggingFacePostProcessor
         foreach (JsonElement item in HuggingFaceJson.GetArray(spec, name, path).EnumerateArray())
         {
             if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("SpecialToken", out JsonElement special) &&
-                HuggingFaceJson.GetOptionalString(special, "id") is { } tokenName)
+                special.ValueKind == JsonValueKind.Object && HuggingFaceJson.GetOptionalString(special, "id") is { } tokenName)
             {
                 if (!specialTokens.TryGetValue(tokenName, out int[]? ids))
                 {
@@ -178,7 +178,7 @@ internal sealed class HuggingFacePostProcessor
                 parts.Add(new Part(ids, -1));
             }
             else if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("Sequence", out JsonElement sequence) &&
-                     HuggingFaceJson.GetOptionalString(sequence, "id") is "A" or "B")
+                     sequence.ValueKind == JsonValueKind.Object && HuggingFaceJson.GetOptionalString(sequence, "id") is "A" or "B")
             {
                 parts.Add(new Part(null, HuggingFaceJson.GetOptionalString(sequence, "id") == "A" ? 0 : 1));
             }

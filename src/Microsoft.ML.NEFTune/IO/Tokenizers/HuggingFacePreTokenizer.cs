@@ -59,7 +59,7 @@ internal sealed class HuggingFacePreTokenizer
     {
         if (spec is null || spec.Value.ValueKind == JsonValueKind.Null)
         {
-            throw new TokenizerFormatException(path, "the tokenizer has no pre_tokenizer, so it is not a byte-level BPE tokenizer (a SentencePiece-style tokenizer.json is served from its tokenizer.model)");
+            throw new TokenizerFormatException(path, "the tokenizer has no pre_tokenizer, so it is not a byte-level BPE tokenizer (SentencePieceJsonTokenizer serves SentencePiece-style files)");
         }
 
         var flat = new List<JsonElement>();

@@ -114,7 +114,7 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
 
     /// <summary>Whether a parsed <c>tokenizer.json</c> is of this kind: a BPE model with byte fallback or without a byte-level pre-tokenizer and decoder.</summary>
     internal static bool IsSentencePieceStyle(JsonElement root) =>
-        root.TryGetProperty("model", out JsonElement model) && model.ValueKind == JsonValueKind.Object &&
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("model", out JsonElement model) && model.ValueKind == JsonValueKind.Object &&
         (HuggingFaceJson.GetBool(model, "byte_fallback", defaultValue: false) ||
          !(Mentions(root, "pre_tokenizer", "ByteLevel") || Mentions(root, "decoder", "ByteLevel")));
 
@@ -502,8 +502,8 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
                 {
                     string content = HuggingFaceJson.GetString(item, "content", path);
                     if (content.Length != 1) throw new TokenizerFormatException(path, "the Strip decoder's content must be one character");
-                    int start = item.TryGetProperty("start", out JsonElement s) && s.TryGetInt32(out int sv) ? sv : 0;
-                    int stop = item.TryGetProperty("stop", out JsonElement e) && e.TryGetInt32(out int ev) ? ev : 0;
+                    int start = item.TryGetProperty("start", out JsonElement s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out int sv) ? sv : 0;
+                    int stop = item.TryGetProperty("stop", out JsonElement e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int ev) ? ev : 0;
                     steps.Add(tokens => tokens.Select(t => Strip(t, content[0], start, stop)).ToList());
                     break;
                 }
