@@ -25,6 +25,7 @@ public static class NeftuneCli
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(PlotCommand.Create(context));
         root.Subcommands.Add(CompareCommand.Create(context));
+        root.Subcommands.Add(ExportRecipeCommand.Create(context));
         root.Subcommands.Add(DownloadCommand.Create(context));
         root.Subcommands.Add(ChatCommand.Create(context));
         root.Subcommands.Add(TemplateCommand.Create(context));
