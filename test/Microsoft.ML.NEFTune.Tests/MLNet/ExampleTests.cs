@@ -80,12 +80,16 @@ public class ExampleTests
             modelFile = {Literal(temp["assistant.zip"])};
             """;
 
+        var events = new List<KernelEvent>();
         for (int i = 0; i < cells.Count; i++)
         {
-            await Run(kernel, WithoutReferences(cells[i].Source), $"cell {i + 1}");
+            events.AddRange(await Run(kernel, WithoutReferences(cells[i].Source), $"cell {i + 1}"));
             if (cells[i].Tags.Contains("parameters")) await Run(kernel, parameters, "injected parameters");
         }
 
+        // The live progress line: displayed once, then rewritten in place by the IProgress<TrainingProgress> reports.
+        Assert.Single(events.OfType<DisplayedValueProduced>(), e => e.FormattedValues.Any(v => v.Value == "starting…"));
+        Assert.Contains(events.OfType<DisplayedValueUpdated>(), e => e.FormattedValues.Any(v => v.Value.StartsWith("step 1/1  loss ", StringComparison.Ordinal)));
         Assert.True(kernel.TryGetValue<bool>("sameAnswers", out var same), "the notebook defines sameAnswers");
         Assert.True(same);
         Assert.True(File.Exists(temp["assistant.zip"]));
@@ -113,10 +117,11 @@ public class ExampleTests
         Assert.True(File.Exists(temp["assistant.zip"]));
     }
 
-    private static async Task Run(CSharpKernel kernel, string code, string what)
+    private static async Task<IReadOnlyList<KernelEvent>> Run(CSharpKernel kernel, string code, string what)
     {
         var result = await kernel.SendAsync(new SubmitCode(code));
         var failure = result.Events.OfType<CommandFailed>().FirstOrDefault();
         Assert.True(failure is null, $"{what} failed: {failure?.Message}\n{failure?.Exception}\n--- code ---\n{code}");
+        return result.Events;
     }
 }
