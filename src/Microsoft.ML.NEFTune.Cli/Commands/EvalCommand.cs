@@ -39,7 +39,8 @@ public static class EvalCommand
             var encoder = new ExampleTokenizer(tok, tmpl, new ExampleTokenizerOptions { MaxLength = r.GetValue(maxLength) });
             var tokenized = dataset.Format == DataFormat.Text ? encoder.TokenizeDocuments(dataset.Documents) : encoder.Tokenize(dataset.Examples);
             using var lm = CliInputs.LoadModel(modelPath, r.GetValue(dtype)!, context.Error, out var loadSeconds);
-            double loss = Evaluation.MeanLoss(lm, tokenized.Examples, r.GetValue(batchSize), tok.PadId ?? 0);
+            if (tok.VocabularyMismatch(lm.Config.VocabSize) is { } mismatch) throw new CliUsageException($"--tokenizer: {mismatch}");
+            double loss = Evaluation.MeanLoss(lm, tokenized.Examples, r.GetValue(batchSize), tok.PaddingId(lm.Config.PadTokenId));
             var result = new JsonObject { ["examples"] = tokenized.Examples.Count, ["loss"] = loss, ["perplexity"] = Math.Exp(loss), ["load_seconds"] = Math.Round(loadSeconds, 3) };
             int n = Math.Min(r.GetValue(generate), dataset.Examples.Count);
             if (n > 0)

@@ -61,7 +61,7 @@ public sealed class Batch
 
     /// <summary>Right-pads examples (one per row) to the longest.</summary>
     /// <param name="examples">The rows.</param>
-    /// <param name="padId">The padding id: the tokenizer's <c>PadId ?? 0</c>.</param>
+    /// <param name="padId">The padding id (<see cref="IO.Tokenizers.TextTokenizer.PaddingId"/>).</param>
     public static Batch Collate(IReadOnlyList<TokenizedExample> examples, int padId = 0)
     {
         ArgumentNullException.ThrowIfNull(examples);
@@ -70,7 +70,7 @@ public sealed class Batch
 
     /// <summary>Right-pads packed rows to the longest.</summary>
     /// <param name="rows">The rows.</param>
-    /// <param name="padId">The padding id: the tokenizer's <c>PadId ?? 0</c>.</param>
+    /// <param name="padId">The padding id (<see cref="IO.Tokenizers.TextTokenizer.PaddingId"/>).</param>
     public static Batch Collate(IReadOnlyList<PackedRow> rows, int padId = 0)
     {
         ArgumentNullException.ThrowIfNull(rows);
