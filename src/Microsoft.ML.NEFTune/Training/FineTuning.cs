@@ -166,3 +166,8 @@ public static class FineTuning
     private static (IReadOnlyList<T> Train, IReadOnlyList<T> Validation) Split<T>(IReadOnlyList<T> records, TrainingOptions options) =>
         options.ValidationFraction > 0 ? DatasetSplit.Split(records, options.ValidationFraction, options.Seed) : (records, Array.Empty<T>());
 }
+
+/// <summary>The tuned model (noise off, evaluation mode), its tokenizer, and what happened to the data and the run.</summary>
+public sealed record FineTuningResult(LlamaForCausalLM Model, TextTokenizer Tokenizer, PromptTemplate Template,
+    TokenizationReport TrainReport, TokenizationReport? ValidationReport, TrainingResult Training,
+    IReadOnlyList<InstructionExample> TrainExamples, IReadOnlyList<InstructionExample> ValidationExamples);
