@@ -111,7 +111,7 @@ const chatDir = path.join(here, '..', '..', 'test', 'Microsoft.ML.NEFTune.Tests'
 const renders = readJson(path.join(chatDir, 'expected.json')).renders;
 const conversations = readJson(path.join(chatDir, 'conversations.json'));
 const chatTemplates = {
-  llama3_1: ['llama-3-instruct'], qwen2_5: ['qwen2.5'], mistral: ['mistral-7b-instruct-v0.1'], llama2: ['llama-2-chat'],
+  llama3_1: ['llama-3-instruct'], qwen2_5: ['qwen2.5'], mistral: ['mistral-7b-instruct-v0.1'], llama2: ['llama-2-chat'], gemma2: ['gemma-3'],
 };
 
 const pairs = [['Question?', 'Answer.'], ['first sentence', 'second one'], ['', 'empty first']];
@@ -160,6 +160,10 @@ async function expected(name, json, note) {
 
 const byteLevelSingle = token => codePoints(token) === 1;
 const spSingle = token => codePoints(token) === 1 || /^<0x[0-9A-F]{2}>$/.test(token);
+// Gemma's vocabulary has tens of thousands of single characters: keep Latin ones and those the texts use (the others
+// fall back to bytes in the trimmed file, for the reference and the tests alike).
+const allText = texts.join('') + '<start_of_turn><end_of_turn>';
+const gemmaSingle = token => /^<0x[0-9A-F]{2}>$/.test(token) || (codePoints(token) === 1 && (token.codePointAt(0) < 0x250 || allText.includes(token)));
 
 // The Llama 2 tokenizer.json (hf-internal-testing/llama-tokenizer, as transformers' converter wrote it from the Llama 2
 // tokenizer.model): its vocabulary and merges in their original order from llama-tokenizer-js, which ships them
@@ -178,6 +182,7 @@ const jobs = [
   { name: 'llama3', pkg: 'llama3', trim: byteLevelSingle, note: 'Llama 3: byte-level BPE, post_processor ByteLevel (adds nothing)' },
   { name: 'qwen2_5', pkg: 'qwen2_5', trim: byteLevelSingle, note: 'Qwen2.5: byte-level BPE, NFC, add_bos_token false' },
   { name: 'mistral', pkg: 'llama2', trim: spSingle, note: 'Mistral 7B v0.1 (the @lenml "llama2" package): SentencePiece-style BPE with byte_fallback, Prepend+Replace normalizer (legacy), TemplateProcessing <s> $A' },
+  { name: 'gemma2', pkg: 'gemma2', trim: gemmaSingle, note: 'Gemma 2: SentencePiece-style BPE with byte_fallback, Replace normalizer without dummy prefix, Split pre-tokenizer, GemmaTokenizer' },
   { name: 'llama2', pkg: 'llama2', load: llama2Json, trim: null, note: 'Llama 2 / TinyLlama: SentencePiece-style BPE with byte_fallback, Prepend+Replace normalizer (legacy), TemplateProcessing <s> $A' },
   {
     name: 'llama2-metaspace', pkg: 'llama2', load: llama2Json, trim: null, note: 'The Llama 2 model as transformers converts it with legacy=false (Mistral v0.3 style): Metaspace pre-tokenizer, prepend_scheme first',

@@ -19,6 +19,7 @@ public sealed class ModelTemplateTokenizationTests
     [InlineData("mistral", false)]
     [InlineData("llama3_1", false)]
     [InlineData("qwen2_5", false)]
+    [InlineData("gemma2", false)]
     public void ConversationIdsAreApplyChatTemplatesWithoutADoubledBos(string name, bool fromTokenizerModel)
     {
         var chat = TokenizerJsonReference.Load(name).Chats.Single();

@@ -55,7 +55,15 @@ internal sealed class HuggingFacePreTokenizer
     }
 
     /// <summary>Builds the pre-tokenizer; throws unless it is a supported one ending in <c>ByteLevel</c>.</summary>
-    public static HuggingFacePreTokenizer Parse(JsonElement? spec, string path)
+    public static HuggingFacePreTokenizer Parse(JsonElement? spec, string path) => Parse(spec, path, byteLevel: true);
+
+    /// <summary>
+    /// Reads a pre-tokenizer of <c>Split</c>/<c>Digits</c> steps (a <c>Sequence</c> of them) for a tokenizer that is not
+    /// byte-level (SentencePiece-style files such as Gemma's); <c>ByteLevel</c> is refused there.
+    /// </summary>
+    public static HuggingFacePreTokenizer ParseSplits(JsonElement spec, string path) => Parse(spec, path, byteLevel: false);
+
+    private static HuggingFacePreTokenizer Parse(JsonElement? spec, string path, bool byteLevel)
     {
         if (spec is null || spec.Value.ValueKind == JsonValueKind.Null)
         {
@@ -64,7 +72,7 @@ internal sealed class HuggingFacePreTokenizer
 
         var flat = new List<JsonElement>();
         Flatten(spec.Value, flat, path);
-        if (flat.Count == 0 || HuggingFaceJson.GetType(flat[^1], "pre_tokenizer", path) != "ByteLevel")
+        if (byteLevel && (flat.Count == 0 || HuggingFaceJson.GetType(flat[^1], "pre_tokenizer", path) != "ByteLevel"))
         {
             throw new TokenizerFormatException(path, "the pre_tokenizer does not end with ByteLevel, so it is not a byte-level BPE tokenizer");
         }
@@ -75,7 +83,7 @@ internal sealed class HuggingFacePreTokenizer
             string type = HuggingFaceJson.GetType(item, "pre_tokenizer", path);
             switch (type)
             {
-                case "ByteLevel":
+                case "ByteLevel" when byteLevel:
                     bool addPrefixSpace = HuggingFaceJson.GetBool(item, "add_prefix_space", defaultValue: true);
                     bool useRegex = HuggingFaceJson.GetBool(item, "use_regex", defaultValue: true);
                     if (addPrefixSpace)

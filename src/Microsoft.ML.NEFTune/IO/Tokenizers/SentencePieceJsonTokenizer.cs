@@ -32,6 +32,7 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
     private readonly AddedTokenSplitter _splitter;
     private readonly HuggingFaceNormalizer? _normalizer;
     private readonly (char Replacement, PrependScheme Scheme, bool Split)? _metaspace;
+    private readonly HuggingFacePreTokenizer? _splits;
     private readonly List<Func<List<string>, List<string>>> _decoder;
     private readonly char _spaceMarker;
     private readonly int? _bosId;
@@ -91,7 +92,7 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
         _fuseUnknown = HuggingFaceJson.GetBool(model, "fuse_unk", defaultValue: false);
         _ignoreMerges = HuggingFaceJson.GetBool(model, "ignore_merges", defaultValue: false);
         _normalizer = HuggingFaceNormalizer.Parse(Property(root, "normalizer"), path);
-        _metaspace = ReadPreTokenizer(Property(root, "pre_tokenizer"), path);
+        _metaspace = ReadPreTokenizer(Property(root, "pre_tokenizer"), path, out _splits);
         _decoder = ReadDecoder(Property(root, "decoder"), path, out _spaceMarker);
 
         _bosId = TokenToIdOrNull(config?.BosToken);
@@ -264,6 +265,12 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
     /// <summary>The pre-tokens of a normalized stretch (the whole stretch when there is no pre-tokenizer).</summary>
     private IEnumerable<string> PreTokenize(string text, bool atStart)
     {
+        if (_splits is not null)
+        {
+            foreach (string piece in _splits.Split(text)) yield return piece;
+            yield break;
+        }
+
         if (_metaspace is not { } metaspace)
         {
             if (text.Length > 0) yield return text;
@@ -409,8 +416,10 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
         return vocabulary.Count > 0 ? vocabulary : throw new TokenizerFormatException(path, "the vocabulary is empty");
     }
 
-    private static (char, PrependScheme, bool)? ReadPreTokenizer(JsonElement? spec, string path)
+    /// <summary>The <c>Metaspace</c> pre-tokenizer, or (in <paramref name="splits"/>) <c>Split</c>/<c>Digits</c> steps such as Gemma's, or neither.</summary>
+    private static (char, PrependScheme, bool)? ReadPreTokenizer(JsonElement? spec, string path, out HuggingFacePreTokenizer? splits)
     {
+        splits = null;
         if (spec is null || spec.Value.ValueKind == JsonValueKind.Null)
         {
             return null;
@@ -419,12 +428,18 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
         string type = HuggingFaceJson.GetType(spec.Value, "pre_tokenizer", path);
         if (type == "Sequence" && HuggingFaceJson.GetArray(spec.Value, "pretokenizers", path) is { } list && list.GetArrayLength() == 1)
         {
-            return ReadPreTokenizer(list[0], path);
+            return ReadPreTokenizer(list[0], path, out splits);
+        }
+
+        if (type is "Split" or "Digits" or "Sequence")
+        {
+            splits = HuggingFacePreTokenizer.ParseSplits(spec.Value, path);
+            return null;
         }
 
         if (type != "Metaspace")
         {
-            throw new TokenizerFormatException(path, $"pre_tokenizer type '{type}' is not supported in a SentencePiece-style tokenizer.json (supported: none, Metaspace)");
+            throw new TokenizerFormatException(path, $"pre_tokenizer type '{type}' is not supported in a SentencePiece-style tokenizer.json (supported: none, Metaspace, Split, Digits)");
         }
 
         return (ReadReplacement(spec.Value, path), ReadPrependScheme(spec.Value, path), HuggingFaceJson.GetBool(spec.Value, "split", defaultValue: true));
