@@ -8,7 +8,7 @@ OUT=${1:?output folder}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 F=$REPO/../shared/fixtures
 mkdir -p "$OUT"
-NEFTUNE="nice -n 10 dotnet ${NEFTUNE_DLL:-$REPO/src/Microsoft.ML.NEFTune.Cli/bin/Release/net10.0/neftune.dll}"
+NEFTUNE="nice -n 15 dotnet ${NEFTUNE_DLL:-$REPO/src/Microsoft.ML.NEFTune.Cli/bin/Release/net10.0/neftune.dll}"
 cd "$OUT"
 [ -f base/config.json ] || $NEFTUNE init -t "$F/tokenizers/llama2/tokenizer.model" --hidden-size 64 --layers 2 --heads 4 \
   --max-position-embeddings 256 --seed 1 -o base --force

@@ -68,6 +68,25 @@ public static class TrlRecipe
         AtomicFile.WriteAllText(Path.Combine(dir, "README.md"), Readme(options));
     }
 
+    /// <summary>
+    /// The ML.NET side: writes the recipe for the job that <paramref name="options"/> describe (model, tokenizer and the
+    /// settings the estimator would train with), on the records of <paramref name="dataPath"/> (any format the CLI reads;
+    /// an <c>IDataView</c> cannot be templated outside a fit).
+    /// </summary>
+    /// <exception cref="ArgumentException">No <see cref="NeftuneInstructionTuningOptions.ModelPath"/>, or a setting the recipe cannot carry.</exception>
+    public static void Write(NeftuneInstructionTuningOptions options, string dataPath, string outputDirectory,
+        string? validationDataPath = null, AccelerateProfile accelerate = AccelerateProfile.SingleGpu)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.ModelPath))
+            throw new ArgumentException("NeftuneInstructionTuningOptions.ModelPath is required to export a recipe.", nameof(options));
+        Write(new TrlRecipeOptions
+        {
+            ModelPath = options.ModelPath, TokenizerPath = options.TokenizerPath, DataPath = dataPath, ValidationDataPath = validationDataPath,
+            Training = options.Training, Accelerate = accelerate, OutputDirectory = outputDirectory,
+        });
+    }
+
     /// <summary><c>single-gpu</c>, <c>multi-gpu</c>, <c>fsdp2</c> or <c>zero3</c>.</summary>
     public static string ProfileName(AccelerateProfile profile) => profile switch
     {

@@ -19,7 +19,7 @@ public enum AccelerateProfile
     Zero3,
 }
 
-/// <summary>What <see cref="TrlRecipe.Write"/> exports: a model, its data and the fine-tuning settings.</summary>
+/// <summary>What <see cref="TrlRecipe.Write(TrlRecipeOptions)"/> exports: a model, its data and the fine-tuning settings.</summary>
 public sealed record TrlRecipeOptions
 {
     /// <summary>The model to continue from: a Hugging Face folder (a fine-tuned output of this library works).</summary>

@@ -148,4 +148,20 @@ public class TrlRecipeTests
         Assert.True(compile.WaitForExit(60_000), "py_compile did not finish within 60 s");
         Assert.True(compile.ExitCode == 0, compile.StandardError.ReadToEnd());
     }
+
+    [Fact]
+    public void MlNetOptionsExportTheJobTheyDescribe()
+    {
+        using var dir = new TinyLlamaDirectory(records: 6);
+        var recipe = dir["recipe"];
+        var options = new NeftuneInstructionTuningOptions { ModelPath = dir.ModelPath, NoiseAlpha = 15, NoiseKind = "gaussian", LearningRate = 3e-5, MaxLength = 48, PromptTemplate = "alpaca" };
+        TrlRecipe.Write(options, dir.DataPath, recipe, accelerate: AccelerateProfile.Zero3);
+        var noise = JsonNode.Parse(File.ReadAllText(Path.Combine(recipe, "neftune.json")))!;
+        Assert.Equal((15.0, "gaussian"), (noise["alpha"]!.GetValue<double>(), noise["kind"]!.GetValue<string>()));
+        var config = File.ReadAllText(Path.Combine(recipe, "sft_config.yaml"));
+        Assert.Contains("learning_rate: 3E-05", config);
+        Assert.Contains("max_length: 48", config);
+        Assert.Contains("accelerate/zero3.yaml", File.ReadAllText(Path.Combine(recipe, "train.py")));
+        Assert.Throws<ArgumentException>(() => TrlRecipe.Write(new NeftuneInstructionTuningOptions { ModelPath = dir.ModelPath, NoiseScaling = NeftuneScaling.PaddedLength }, dir.DataPath, dir["other"]));
+    }
 }
