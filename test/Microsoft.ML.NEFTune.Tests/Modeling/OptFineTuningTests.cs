@@ -4,6 +4,7 @@ using Microsoft.ML.NEFTune.Lora;
 using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Noise;
+using Microsoft.ML.NEFTune.Quantization;
 using Microsoft.ML.NEFTune.Tests.Cli;
 using Microsoft.ML.NEFTune.Tests.MLNet;
 using static TorchSharp.torch;
@@ -122,5 +123,22 @@ public sealed class OptFineTuningTests : IDisposable
             "--max-length", "64", "--gradient-checkpointing", "--out", temp["gc"]);
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("Gradient checkpointing is not supported for opt", result.Error);
+    }
+
+    [Fact]
+    public void QLoraOnOptQuantizesEveryProjectionAndTrainsOnlyTheAdapters()
+    {
+        using var m = HuggingFaceCheckpoint.Load(model);
+        var adapters = LoraApi.Apply(m, new LoraOptions { Rank = 4, TargetModules = new[] { "q_proj", "k_proj", "v_proj", "out_proj" }, QuantizeBase = BaseQuantization.Nf4 }, seed: 1);
+        Assert.Equal(2 * 4 * 2, adapters.Count);                                          // 2 layers × 4 targets × (A, B)
+        var modules = m.named_modules().ToDictionary(x => x.name, x => x.module);
+        Assert.IsAssignableFrom<QuantizedLinear>(modules["model.decoder.layers.0.fc1"]);    // the frozen base is 4-bit too
+        Assert.IsAssignableFrom<QuantizedLinear>(((LoraLinear)modules["model.decoder.layers.1.self_attn.out_proj"]).BaseLayer);
+        Assert.Equal(adapters.Count, m.parameters().Count(p => p.requires_grad));
+        m.train();
+        using var scope = NewDisposeScope();
+        var ids = tensor(new long[] { 2, 40, 41, 42, 43, 44, 45 }).unsqueeze(0);
+        m.Loss(ids, ids.clone()).backward();
+        Assert.Contains(adapters, p => p.grad is { } g && g.abs().max().item<float>() > 0);      // lora_B gets a gradient at init
     }
 }
