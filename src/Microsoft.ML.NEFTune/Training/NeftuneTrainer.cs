@@ -123,6 +123,7 @@ public sealed class NeftuneTrainer : IDisposable
         compute.Model.EmbeddingTransform = noise;
         compute.Model.GradientCheckpointing = options.GradientCheckpointing;
         compute.Model.CheckpointGenerators = Lora.LoraAdapters.DropoutGenerator(model) is { } dropout ? new[] { dropout } : Array.Empty<Generator>();
+        NativeMemoryTuning.EnterTrainingLoop();
         var clock = Stopwatch.StartNew();
         long startStep = state.GlobalStep, tokensSinceLog = 0;
         double lossSinceLog = 0; int stepsSinceLog = 0;

@@ -9,10 +9,10 @@ public static class ProcessTuning
 {
     /// <summary>
     /// Sets <c>OMP_WAIT_POLICY=PASSIVE</c> unless the user set a policy (<see cref="OpenMpWaitPolicy.PreferPassive"/>;
-    /// it only takes effect when called before libtorch loads) and keeps freed native memory in the heap
-    /// (<see cref="NativeMemoryTuning.KeepFreedMemory"/>). Later calls do nothing more.
+    /// it only takes effect when called before libtorch loads) and asks that freed native memory stay in the heap from the
+    /// first training step on (<see cref="NativeMemoryTuning.KeepFreedMemory"/>). Later calls do nothing more.
     /// </summary>
-    /// <returns>The OpenMP wait policy in effect (null where it cannot be set) and whether the memory tuning is on.</returns>
+    /// <returns>The OpenMP wait policy in effect (null where it cannot be set) and whether the memory tuning will apply.</returns>
     public static (string? OpenMpWaitPolicy, bool KeepsFreedMemory) Apply()
     {
         var policy = OpenMpWaitPolicy.PreferPassive();
