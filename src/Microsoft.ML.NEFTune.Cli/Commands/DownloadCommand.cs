@@ -32,13 +32,13 @@ public static class DownloadCommand
             var id = r.GetValue(repo)!;
             if (!HubRepository.IsValidId(id)) throw new CliUsageException($"REPO_ID: '{id}' is not a repository id (expected owner/name, e.g. TinyLlama/TinyLlama-1.1B-Chat-v1.0)");
             var repository = new HubRepository(id, r.GetValue(repoType)!);
-            var url = r.GetValue(endpoint) ?? NonEmpty(Environment.GetEnvironmentVariable("HF_ENDPOINT")) ?? HubClient.DefaultEndpoint;
+            var url = r.GetValue(endpoint) ?? HubEnvironment.Endpoint;
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
                 throw new CliUsageException($"--endpoint: '{url}' is not an http(s) address");
             var outDir = r.GetValue(output)!;
             if (File.Exists(outDir)) throw new CliUsageException($"--out: {outDir} is a file; give a folder");
             var cacheDir = r.GetValue(cache) ?? DefaultCache();
-            var token = NonEmpty(Environment.GetEnvironmentVariable("HF_TOKEN")) ?? NonEmpty(Environment.GetEnvironmentVariable("HUGGING_FACE_HUB_TOKEN"));
+            var token = HubEnvironment.Token;
             var includes = (r.GetValue(include) ?? Array.Empty<string>()).SelectMany(SplitGlobs).ToArray();
             var excludes = (r.GetValue(exclude) ?? Array.Empty<string>()).SelectMany(SplitGlobs).ToArray();
             using var client = new HubClient(uri, token) { Retries = r.GetValue(retries) };
@@ -137,7 +137,6 @@ public static class DownloadCommand
 
     private static string DefaultCache() => HuggingFaceCache.DefaultDirectory();
 
-    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static IEnumerable<string> SplitGlobs(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 

@@ -94,7 +94,7 @@ public sealed partial class HuggingFaceCache
         return target;
     }
 
-    private static string? Variable(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v && !string.IsNullOrWhiteSpace(v) ? v : null;
+    private static string? Variable(string name) => HubEnvironment.Variable(name);
 
     [GeneratedRegex("^[0-9a-fA-F]{40}$")]
     private static partial Regex CommitPattern();

@@ -56,8 +56,8 @@ public static class HuggingFaceHub
             return cache.FindSnapshot(repo, revision)
                 ?? throw new HubException($"{repo}@{revision} is not in the Hugging Face cache {cache.Directory}, and offline mode (HF_HUB_OFFLINE=1) forbids downloading it", true);
         }
-        var endpoint = options.Endpoint ?? NonEmpty(Environment.GetEnvironmentVariable("HF_ENDPOINT")) ?? HubClient.DefaultEndpoint;
-        var token = options.Token ?? NonEmpty(Environment.GetEnvironmentVariable("HF_TOKEN")) ?? NonEmpty(Environment.GetEnvironmentVariable("HUGGING_FACE_HUB_TOKEN"));
+        var endpoint = options.Endpoint ?? HubEnvironment.Endpoint;
+        var token = options.Token ?? HubEnvironment.Token;
         if (options.Retries < 0) throw new ArgumentOutOfRangeException(nameof(options), options.Retries, "HuggingFaceHubOptions.Retries must be >= 0.");
         using var client = new HubClient(new Uri(endpoint), token) { Retries = options.Retries };
         var commit = await client.GetCommitAsync(repo, revision, cancellationToken).ConfigureAwait(false);
@@ -102,5 +102,4 @@ public static class HuggingFaceHub
         new("^" + Regex.Escape(pattern).Replace(@"\*\*", "\u0001").Replace(@"\*", "[^/]*").Replace(@"\?", "[^/]").Replace("\u0001", ".*") + "$",
             RegexOptions.CultureInvariant);
 
-    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.NEFTune.Hub;
 using System.Net;
 using System.Net.Sockets;
 
@@ -102,22 +103,20 @@ public class DownloadCommandTests
         using var dir = new TempDirectory();
         hub.Gated.Add(Repo);
         hub.GatedToken = "hf_test_token";
-        var saved = Environment.GetEnvironmentVariable("HF_TOKEN");
-        try
+        using (HubEnvironment.Use(new Dictionary<string, string?>()))
         {
-            Environment.SetEnvironmentVariable("HF_TOKEN", null);
             var refused = Download(hub, dir, "model");
             Assert.Equal(2, refused.ExitCode);
             var line = Assert.Single(refused.ErrorLines);
             Assert.Contains("401", line);
             Assert.Contains("HF_TOKEN", line);
-
-            Environment.SetEnvironmentVariable("HF_TOKEN", "hf_test_token");
+        }
+        using (HubEnvironment.Use(new Dictionary<string, string?> { ["HF_TOKEN"] = "hf_test_token" }))
+        {
             var allowed = Download(hub, dir, "model");
             Assert.True(allowed.ExitCode == 0, allowed.Error);
             Assert.Equal(Weights, File.ReadAllBytes(dir["model/model.safetensors"]));
         }
-        finally { Environment.SetEnvironmentVariable("HF_TOKEN", saved); }
     }
 
     [Theory]

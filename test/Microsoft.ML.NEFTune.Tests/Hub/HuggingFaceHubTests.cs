@@ -118,25 +118,15 @@ public sealed class HuggingFaceHubTests : IDisposable
     [Fact]
     public void TheDefaultCacheFollowsHfHomeAndHfHubCache()
     {
-        var saved = (Environment.GetEnvironmentVariable("HF_HOME"), Environment.GetEnvironmentVariable("HF_HUB_CACHE"), Environment.GetEnvironmentVariable("HF_HUB_OFFLINE"));
-        try
-        {
-            Environment.SetEnvironmentVariable("HF_HUB_CACHE", null);
-            Environment.SetEnvironmentVariable("HF_HOME", temp["home"]);
-            Assert.Equal(Path.Combine(temp["home"], "hub"), HuggingFaceCache.DefaultDirectory());
-            Environment.SetEnvironmentVariable("HF_HUB_CACHE", temp["hub-cache"]);
-            Assert.Equal(temp["hub-cache"], HuggingFaceCache.DefaultDirectory());
-            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1");
-            Assert.True(HuggingFaceCache.IsOfflineMode());
-            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "0");
-            Assert.False(HuggingFaceCache.IsOfflineMode());
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("HF_HOME", saved.Item1);
-            Environment.SetEnvironmentVariable("HF_HUB_CACHE", saved.Item2);
-            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", saved.Item3);
-        }
+        var variables = new Dictionary<string, string?> { ["HF_HOME"] = temp["home"] };
+        using var _ = HubEnvironment.Use(variables);
+        Assert.Equal(Path.Combine(temp["home"], "hub"), HuggingFaceCache.DefaultDirectory());
+        variables["HF_HUB_CACHE"] = temp["hub-cache"];
+        Assert.Equal(temp["hub-cache"], HuggingFaceCache.DefaultDirectory());
+        variables["HF_HUB_OFFLINE"] = "1";
+        Assert.True(HuggingFaceCache.IsOfflineMode());
+        variables["HF_HUB_OFFLINE"] = "0";
+        Assert.False(HuggingFaceCache.IsOfflineMode());
     }
 
     [Fact]
