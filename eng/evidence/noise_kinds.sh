@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seeded comparison of noise kinds for docs/results.md (not yet run to the end; docs/noise.md says so).
+# The seeded comparison of noise kinds reported in docs/results.md ("Noise kinds (uniform against Gaussian)").
 # A small honest setup: a 2-layer Llama (hidden 64) pretrained briefly here on the plain-text fixtures, then
 # plain fine-tuning against uniform and Gaussian NEFTune noise (alpha 5) on Alpaca-format data, three seeds.
 # Usage: eng/evidence/noise_kinds.sh OUT_DIR   (runs under nice -n 15; resumable: run it again to continue)
