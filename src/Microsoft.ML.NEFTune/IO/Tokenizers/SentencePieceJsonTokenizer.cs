@@ -16,9 +16,9 @@ namespace Microsoft.ML.NEFTune.IO.Tokenizers;
 /// equal ranks (a character without byte tokens or unknown token is dropped, as Hugging Face does). Decoding follows the file's <c>decoder</c> (<c>Replace</c>, <c>ByteFallback</c>, <c>Fuse</c>,
 /// <c>Strip</c>, <c>Metaspace</c>); special added tokens give no text.
 /// </remarks>
-public sealed class SentencePieceJsonTokenizer : TextTokenizer
+public sealed partial class SentencePieceJsonTokenizer : TextTokenizer
 {
-    private enum PrependScheme { First, Always, Never }
+    internal enum PrependScheme { First, Always, Never }
 
     private readonly string?[] _tokensById;
     private readonly Dictionary<string, int> _vocabulary;
@@ -93,7 +93,7 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
         _ignoreMerges = HuggingFaceJson.GetBool(model, "ignore_merges", defaultValue: false);
         _normalizer = HuggingFaceNormalizer.Parse(Property(root, "normalizer"), path);
         _metaspace = ReadPreTokenizer(Property(root, "pre_tokenizer"), path, out _splits);
-        _decoder = ReadDecoder(Property(root, "decoder"), path, out _spaceMarker);
+        _decoder = SentencePieceJsonDecoder.Read(Property(root, "decoder"), path, out _spaceMarker);
 
         _bosId = TokenToIdOrNull(config?.BosToken);
         _eosId = TokenToIdOrNull(config?.EosToken);
@@ -248,7 +248,7 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
             return string.Empty;
         }
 
-        int value = ByteValue(token);
+        int value = SentencePieceJsonDecoder.ByteValue(token);
         return value >= 0 ? (value < 0x80 ? ((char)value).ToString() : "\uFFFD") : token.Replace(_spaceMarker, ' ');
     }
 
@@ -304,97 +304,6 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
         if (start < replaced.Length) yield return replaced[start..];
     }
 
-    /// <summary>Encodes one pre-token with the BPE model, as Hugging Face's <c>BPE::merge_word</c>/<c>Word::merge_all</c>.</summary>
-    private void EncodeWord(string word, List<int> ids)
-    {
-        if (_ignoreMerges && _vocabulary.TryGetValue(word, out int whole))
-        {
-            ids.Add(whole);
-            return;
-        }
-
-        // Initial symbols: one per character, byte tokens or the (fused) unknown token for characters outside the vocabulary.
-        var symbols = new List<int>(word.Length);
-        bool previousUnknown = false;
-        Span<byte> utf8 = stackalloc byte[4];
-        foreach (Rune rune in word.EnumerateRunes())
-        {
-            if (_vocabulary.TryGetValue(rune.ToString(), out int id))
-            {
-                symbols.Add(id);
-                previousUnknown = false;
-                continue;
-            }
-
-            int count = rune.EncodeToUtf8(utf8);
-            bool allBytes = true;
-            for (int i = 0; i < count; i++) allBytes &= _byteIds[utf8[i]] >= 0;
-            if (allBytes)
-            {
-                for (int i = 0; i < count; i++) symbols.Add(_byteIds[utf8[i]]);
-                previousUnknown = false;
-                continue;
-            }
-
-            // Without an unknown token Hugging Face drops the character; so does this encoder.
-            if (_unkId is int unk && !(_fuseUnknown && previousUnknown)) symbols.Add(unk);
-            previousUnknown = _unkId is not null;
-        }
-
-        MergeAll(symbols);
-        ids.AddRange(symbols);
-    }
-
-    /// <summary>Applies merges lowest rank first, leftmost first among equal ranks, until none applies.</summary>
-    private void MergeAll(List<int> symbols)
-    {
-        int n = symbols.Count;
-        if (n < 2) return;
-        var next = new int[n];
-        var previous = new int[n];
-        var alive = new bool[n];
-        for (int i = 0; i < n; i++)
-        {
-            next[i] = i + 1 < n ? i + 1 : -1;
-            previous[i] = i - 1;
-            alive[i] = true;
-        }
-
-        var queue = new PriorityQueue<(int Position, int Id), (int Rank, int Position)>();
-        void Push(int position)
-        {
-            if (position < 0 || next[position] < 0) return;
-            if (_merges.TryGetValue((symbols[position], symbols[next[position]]), out var merge))
-            {
-                queue.Enqueue((position, merge.Id), (merge.Rank, position));
-            }
-        }
-
-        for (int i = 0; i + 1 < n; i++) Push(i);
-        while (queue.TryDequeue(out var top, out _))
-        {
-            int position = top.Position;
-            if (!alive[position] || next[position] < 0) continue;
-            int right = next[position];
-            if (!_merges.TryGetValue((symbols[position], symbols[right]), out var merge) || merge.Id != top.Id) continue;
-
-            symbols[position] = merge.Id;
-            alive[right] = false;
-            next[position] = next[right];
-            if (next[right] >= 0) previous[next[right]] = position;
-            Push(previous[position]);
-            Push(position);
-        }
-
-        int write = 0;
-        for (int i = 0; i != -1 && i < n; i = next[i])
-        {
-            symbols[write++] = symbols[i];
-        }
-
-        symbols.RemoveRange(write, n - write);
-    }
-
     private static Dictionary<string, int> ReadVocabulary(JsonElement model, string path)
     {
         if (!model.TryGetProperty("vocab", out JsonElement vocabElement) || vocabElement.ValueKind != JsonValueKind.Object)
@@ -445,13 +354,13 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
         return (ReadReplacement(spec.Value, path), ReadPrependScheme(spec.Value, path), HuggingFaceJson.GetBool(spec.Value, "split", defaultValue: true));
     }
 
-    private static char ReadReplacement(JsonElement spec, string path)
+    internal static char ReadReplacement(JsonElement spec, string path)
     {
         string replacement = HuggingFaceJson.GetOptionalString(spec, "replacement") ?? "\u2581";
         return replacement.Length == 1 ? replacement[0] : throw new TokenizerFormatException(path, $"the Metaspace replacement '{replacement}' is not one character");
     }
 
-    private static PrependScheme ReadPrependScheme(JsonElement spec, string path)
+    internal static PrependScheme ReadPrependScheme(JsonElement spec, string path)
     {
         // Files written before prepend_scheme existed have add_prefix_space (true meaning "always").
         string scheme = HuggingFaceJson.GetOptionalString(spec, "prepend_scheme")
@@ -464,138 +373,6 @@ public sealed class SentencePieceJsonTokenizer : TextTokenizer
             _ => throw new TokenizerFormatException(path, $"Metaspace prepend_scheme '{scheme}' is not supported (first, always, never)"),
         };
     }
-
-    /// <summary>The decoder as steps over the list of token strings; <paramref name="spaceMarker"/> is the character it turns into a space.</summary>
-    private static List<Func<List<string>, List<string>>> ReadDecoder(JsonElement? spec, string path, out char spaceMarker)
-    {
-        spaceMarker = '\u2581';
-        var steps = new List<Func<List<string>, List<string>>>();
-        if (spec is null || spec.Value.ValueKind == JsonValueKind.Null)
-        {
-            return steps;
-        }
-
-        var flat = new List<JsonElement>();
-        void Flatten(JsonElement item)
-        {
-            if (HuggingFaceJson.GetType(item, "decoder", path) == "Sequence")
-            {
-                foreach (JsonElement inner in HuggingFaceJson.GetArray(item, "decoders", path).EnumerateArray()) Flatten(inner);
-            }
-            else
-            {
-                flat.Add(item);
-            }
-        }
-
-        Flatten(spec.Value);
-        foreach (JsonElement item in flat)
-        {
-            string type = HuggingFaceJson.GetType(item, "decoder", path);
-            switch (type)
-            {
-                case "Replace":
-                {
-                    var pattern = HuggingFaceJson.GetPattern(item, path);
-                    string content = HuggingFaceJson.GetString(item, "content", path).Replace("$", "$$", StringComparison.Ordinal);
-                    if (content == " " && item.TryGetProperty("pattern", out JsonElement p) && HuggingFaceJson.GetOptionalString(p, "String") is { Length: 1 } marker)
-                    {
-                        spaceMarker = marker[0];
-                    }
-
-                    steps.Add(tokens => tokens.Select(t => pattern.Replace(t, content)).ToList());
-                    break;
-                }
-
-                case "ByteFallback":
-                    steps.Add(DecodeByteFallback);
-                    break;
-                case "Fuse":
-                    steps.Add(static tokens => [string.Concat(tokens)]);
-                    break;
-                case "Strip":
-                {
-                    string content = HuggingFaceJson.GetString(item, "content", path);
-                    if (content.Length != 1) throw new TokenizerFormatException(path, "the Strip decoder's content must be one character");
-                    int start = item.TryGetProperty("start", out JsonElement s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out int sv) ? sv : 0;
-                    int stop = item.TryGetProperty("stop", out JsonElement e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int ev) ? ev : 0;
-                    steps.Add(tokens => tokens.Select(t => Strip(t, content[0], start, stop)).ToList());
-                    break;
-                }
-
-                case "Metaspace":
-                {
-                    char replacement = ReadReplacement(item, path);
-                    bool stripFirst = ReadPrependScheme(item, path) != PrependScheme.Never;
-                    spaceMarker = replacement;
-                    steps.Add(tokens => tokens.Select((t, i) =>
-                    {
-                        string text = t.Replace(replacement, ' ');
-                        return i == 0 && stripFirst && text.StartsWith(' ') ? text[1..] : text;
-                    }).ToList());
-                    break;
-                }
-
-                default:
-                    throw new TokenizerFormatException(path, $"decoder type '{type}' is not supported in a SentencePiece-style tokenizer.json (supported: Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence)");
-            }
-        }
-
-        return steps;
-    }
-
-    /// <summary>Runs of <c>&lt;0xNN&gt;</c> tokens become their UTF-8 text, or one U+FFFD per byte when they are not valid UTF-8.</summary>
-    private static List<string> DecodeByteFallback(List<string> tokens)
-    {
-        var result = new List<string>(tokens.Count);
-        var bytes = new List<byte>();
-        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-        void Flush()
-        {
-            if (bytes.Count == 0) return;
-            try
-            {
-                result.Add(strict.GetString(bytes.ToArray()));
-            }
-            catch (DecoderFallbackException)
-            {
-                result.AddRange(Enumerable.Repeat("\uFFFD", bytes.Count));
-            }
-
-            bytes.Clear();
-        }
-
-        foreach (string token in tokens)
-        {
-            int value = ByteValue(token);
-            if (value >= 0)
-            {
-                bytes.Add((byte)value);
-                continue;
-            }
-
-            Flush();
-            result.Add(token);
-        }
-
-        Flush();
-        return result;
-    }
-
-    private static string Strip(string token, char content, int start, int stop)
-    {
-        int from = 0, to = token.Length;
-        while (from < start && from < to && token[from] == content) from++;
-        while (token.Length - to < stop && to > from && token[to - 1] == content) to--;
-        return token[from..to];
-    }
-
-    /// <summary>The byte of a <c>&lt;0xNN&gt;</c> token, or -1.</summary>
-    private static int ByteValue(string token) =>
-        token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>' &&
-        int.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out int value)
-            ? value
-            : -1;
 
     private static bool Mentions(JsonElement root, string property, string type) =>
         root.TryGetProperty(property, out JsonElement value) && HasType(value, type);
