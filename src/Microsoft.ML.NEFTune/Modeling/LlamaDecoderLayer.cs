@@ -23,7 +23,7 @@ public sealed class LlamaDecoderLayer : nn.Module
     public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache? cache)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.call(x), cos, sin, mask, cache);   // (B, T, C)
-        return (h + mlp.call(post_attention_layernorm.call(h))).MoveToOuterDisposeScope();
+        var h = x.Plus(self_attn.forward(input_layernorm.call(x), cos, sin, mask, cache));   // x + attn(ln(x)), (B, T, C)
+        return h.Plus(mlp.call(post_attention_layernorm.call(h))).MoveToOuterDisposeScope();   // h + mlp(ln(h))
     }
 }

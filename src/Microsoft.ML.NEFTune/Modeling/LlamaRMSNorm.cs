@@ -8,7 +8,7 @@ namespace Microsoft.ML.NEFTune.Modeling;
 public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly double eps;
+    private readonly Scalar eps;   // held for the module's life (see HeldScalars)
 
     public LlamaRMSNorm(int size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaRMSNorm))
     {
@@ -21,7 +21,7 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x32 = x.to_type(ScalarType.Float32);                                    // (B, T, C)
-        var normed = x32 * rsqrt(x32.pow(2).mean(new long[] { -1 }, keepdim: true) + eps);
+        var normed = x32 * rsqrt(x32.square().mean(new long[] { -1 }, keepdim: true).add(eps, HeldScalars.One));   // x / sqrt(mean(x²) + eps)
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

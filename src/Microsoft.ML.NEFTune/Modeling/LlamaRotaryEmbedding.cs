@@ -73,7 +73,7 @@ public sealed class LlamaRotaryEmbedding
     }
 
     /// <summary>x: (B, nh, T, hs).</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => x * cos + RotateHalf(x) * sin;
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => (x * cos).Plus(RotateHalf(x) * sin);   // x·cos + rot(x)·sin
 
     private double[] Base(double theta)
     {

@@ -39,13 +39,13 @@ public sealed class OptDecoderLayer : nn.Module
         Tensor h, y;
         if (normBefore)
         {
-            h = x + self_attn.forward(self_attn_layer_norm.call(x), mask, cache);                    // (B, T, C)
-            y = h + fc2.call(nn.functional.relu(fc1.call(final_layer_norm.call(h))));                // (B, T, C)
+            h = x.Plus(self_attn.forward(self_attn_layer_norm.call(x), mask, cache));                // x + attn(ln1(x)), (B, T, C)
+            y = h.Plus(fc2.call(nn.functional.relu(fc1.call(final_layer_norm.call(h)))));            // h + fc2(relu(fc1(ln2(h))))
         }
         else
         {
-            h = self_attn_layer_norm.call(x + self_attn.forward(x, mask, cache));                    // (B, T, C)
-            y = final_layer_norm.call(h + fc2.call(nn.functional.relu(fc1.call(h))));               // (B, T, C)
+            h = self_attn_layer_norm.call(x.Plus(self_attn.forward(x, mask, cache)));                // ln1(x + attn(x)), (B, T, C)
+            y = final_layer_norm.call(h.Plus(fc2.call(nn.functional.relu(fc1.call(h)))));            // ln2(h + fc2(relu(fc1(h))))
         }
         return y.MoveToOuterDisposeScope();
     }
