@@ -8,22 +8,15 @@ using TorchSharp;
 using static TorchSharp.torch;
 using LoraApi = Microsoft.ML.NEFTune.Lora.LoraAdapters;
 
-namespace Microsoft.ML.NEFTune.Tests.Lora;
+namespace Microsoft.ML.NEFTune.Benchmarks;
 
 /// <summary>
-/// Memory and forward+backward time of full fine-tuning and of LoRA over float32, int8 and NF4 bases. Runs on the
-/// tiny model in the test suite; <c>NEFTUNE_LORA_BENCHMARK=FILE</c> runs it on a stories15M-shaped model and writes
-/// the table to FILE.
+/// Memory and forward+backward time of full fine-tuning and of LoRA over float32, int8 and NF4 bases
+/// (<c>neftune bench --lora-table FILE</c>: the stories15M shape, 4 × 256 tokens, the table of docs/lora.md).
 /// </summary>
-public class LoraBenchmark
+public static class LoraBenchmark
 {
     public sealed record Row(string Setup, long StoredBytes, long DecoderLinearBytes, long TrainableParameters, double MedianStepMs);
-
-    public static LlamaConfig Stories15M() => new()
-    {
-        VocabSize = 32000, HiddenSize = 288, IntermediateSize = 768, NumHiddenLayers = 6, NumAttentionHeads = 6, NumKeyValueHeads = 6,
-        HeadDim = 48, MaxPositionEmbeddings = 256, RmsNormEps = 1e-5, TieWordEmbeddings = true, BosTokenId = 1, EosTokenIds = new[] { 2 },
-    };
 
     private static readonly (string Name, LoraOptions? Lora)[] Setups =
     {
@@ -92,16 +85,6 @@ public class LoraBenchmark
         return string.Join('\n', lines);
     }
 
-    [Fact]
-    public void QuantizedBasesStoreFewerBytesAndStillTrain()
-    {
-        var output = Environment.GetEnvironmentVariable("NEFTUNE_LORA_BENCHMARK");
-        var rows = string.IsNullOrEmpty(output)
-            ? Run(TinyModels.Config(), batch: 2, length: 16, rounds: 1, steps: 1)
-            : Run(Stories15M(), batch: 4, length: 256, rounds: 5, steps: 3);
-        if (!string.IsNullOrEmpty(output)) File.WriteAllText(output, Table(rows) + "\n");
-        Assert.InRange((double)rows[3].DecoderLinearBytes / rows[1].DecoderLinearBytes, 0.5625 / 4, 0.15);   // NF4: 0.5625 bytes per weight
-        Assert.InRange((double)rows[2].DecoderLinearBytes / rows[1].DecoderLinearBytes, 0.25, 0.30);         // int8: 1 byte + per-row scales
-        Assert.True(rows[1].TrainableParameters < rows[0].TrainableParameters);
-    }
+    /// <summary>The docs/lora.md measurement: the stories15M shape, 4 × 256 tokens, 5 interleaved rounds of 3 steps.</summary>
+    public static string MeasureStories15M() => Table(Run(BenchmarkShape.Stories15M().Config, batch: 4, length: 256, rounds: 5, steps: 3));
 }
