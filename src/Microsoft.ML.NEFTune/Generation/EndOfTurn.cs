@@ -15,38 +15,53 @@ namespace Microsoft.ML.NEFTune.Generation;
 /// A marker that is a special token of the tokenizer decodes to no text, so it is matched by id; any other marker (such
 /// as Alpaca's <c>### Instruction:</c>) is matched in the decoded text and cut off.
 /// </remarks>
-public static class EndOfTurn
+/// <param name="Ids">Ids that end an answer besides the model's end-of-sequence ids: <c>generation_config.json</c>'s
+/// <c>eos_token_id</c> and the markers that are special tokens.</param>
+/// <param name="Strings">Markers matched in the decoded text.</param>
+public sealed record EndOfTurn(IReadOnlyList<int> Ids, IReadOnlyList<string> Strings)
 {
     /// <summary>The file of a Hugging Face model folder with its default decoding settings.</summary>
     public const string GenerationConfigFileName = "generation_config.json";
 
     /// <summary>
-    /// <paramref name="options"/> with the template's end-of-turn strings added to its stop strings, and its
-    /// end-of-sequence ids (the model's when unset) joined by the ids of the markers that are special tokens and the
-    /// <c>eos_token_id</c> of a <c>generation_config.json</c> in the tokenizer's folder.
+    /// The end of an answer under <paramref name="template"/> with <paramref name="tokenizer"/>; reads the
+    /// <c>generation_config.json</c> in the tokenizer's folder once.
     /// </summary>
     /// <exception cref="InvalidDataException">That <c>generation_config.json</c> is not valid JSON or its <c>eos_token_id</c> is not an id or a list of ids.</exception>
-    public static GenerationOptions Apply(GenerationOptions options, PromptTemplate template, TextTokenizer tokenizer, LlamaConfig config)
+    public static EndOfTurn Of(PromptTemplate template, TextTokenizer tokenizer)
     {
-        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(template);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        ArgumentNullException.ThrowIfNull(config);
-        var ids = new List<int>(options.EosTokenIds ?? config.EosTokenIds);
-        ids.AddRange(GenerationConfigEosIds(tokenizer));
-        var stops = new List<string>();
+        var ids = new List<int>(GenerationConfigEosIds(tokenizer));
+        var strings = new List<string>();
         foreach (var marker in template.EndOfTurnStrings.Where(m => m.Length > 0))
         {
             if (tokenizer.TokenToId(marker) is int id && id < tokenizer.VocabularySize && tokenizer.Decode(new[] { id }).Length == 0) ids.Add(id);
-            else stops.Add(marker);
+            else strings.Add(marker);
         }
 
+        return new EndOfTurn(ids, strings);
+    }
+
+    /// <summary>
+    /// <paramref name="options"/> with these markers added to its stop strings, and its end-of-sequence ids (the
+    /// model's, <paramref name="config"/>, when unset) joined by <see cref="Ids"/>.
+    /// </summary>
+    public GenerationOptions ApplyTo(GenerationOptions options, LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(config);
         return options with
         {
-            StopStrings = stops.Concat(options.StopStrings).Where(s => s.Length > 0).Distinct().ToArray(),
-            EosTokenIds = ids.Distinct().ToArray(),
+            StopStrings = Strings.Concat(options.StopStrings).Where(s => s.Length > 0).Distinct().ToArray(),
+            EosTokenIds = (options.EosTokenIds ?? config.EosTokenIds).Concat(Ids).Distinct().ToArray(),
         };
     }
+
+    /// <summary><c>Of(template, tokenizer).ApplyTo(options, config)</c>.</summary>
+    /// <exception cref="InvalidDataException">The tokenizer folder's <c>generation_config.json</c> is not valid JSON or its <c>eos_token_id</c> is not an id or a list of ids.</exception>
+    public static GenerationOptions Apply(GenerationOptions options, PromptTemplate template, TextTokenizer tokenizer, LlamaConfig config) =>
+        Of(template, tokenizer).ApplyTo(options, config);
 
     /// <summary>The <c>eos_token_id</c> of the <c>generation_config.json</c> beside the tokenizer's files; empty when there is none.</summary>
     internal static IReadOnlyList<int> GenerationConfigEosIds(TextTokenizer tokenizer)

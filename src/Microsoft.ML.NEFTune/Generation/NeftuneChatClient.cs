@@ -37,6 +37,7 @@ public sealed class NeftuneChatClient : IChatClient
     private readonly LlamaForCausalLM? owned;
     private readonly TextTokenizer tokenizer;
     private readonly ExampleTokenizer encoder;
+    private readonly EndOfTurn endOfTurn;
     private readonly object gate;
     private readonly ChatClientMetadata metadata;
 
@@ -60,6 +61,7 @@ public sealed class NeftuneChatClient : IChatClient
         Options.Validate();
         Template = Options.Template ?? PromptTemplate.Resolve(ModelPromptTemplate.TemplateName, tokenizer);
         encoder = new ExampleTokenizer(tokenizer, Template);
+        endOfTurn = EndOfTurn.Of(Template, tokenizer);
         this.gate = gate;
         metadata = new ChatClientMetadata("Microsoft.ML.NEFTune", providerUri: null, defaultModelId: Options.ModelId);
     }
@@ -179,7 +181,7 @@ public sealed class NeftuneChatClient : IChatClient
     private GenerationOptions Map(ChatOptions? options)
     {
         var defaults = Options.Generation;
-        if (options is null) return EndOfTurn.Apply(defaults, Template, tokenizer, model().Config);
+        if (options is null) return endOfTurn.ApplyTo(defaults, model().Config);
         if (options.Tools is { Count: > 0 }) throw new NotSupportedException("ChatOptions.Tools: this model client does not call tools.");
         if (options.PresencePenalty is not null) throw new NotSupportedException("ChatOptions.PresencePenalty is not supported; use FrequencyPenalty (mapped to the repetition penalty 1 + f).");
         if (options.ResponseFormat is ChatResponseFormatJson) throw new NotSupportedException("ChatOptions.ResponseFormat: JSON output is not supported; this client generates text.");
@@ -199,7 +201,7 @@ public sealed class NeftuneChatClient : IChatClient
         };
         try { mapped.Validate(); }
         catch (ArgumentOutOfRangeException e) { throw new ArgumentOutOfRangeException(nameof(options), e.ActualValue, $"ChatOptions.{e.ParamName}: {e.Message}"); }
-        return EndOfTurn.Apply(mapped, Template, tokenizer, model().Config);
+        return endOfTurn.ApplyTo(mapped, model().Config);
     }
 
     private static List<Turn> ToTurns(IEnumerable<AIChatMessage> messages, string? instructions)

@@ -88,7 +88,7 @@ public sealed class OptModel : DecoderModel
                 throw new ArgumentException($"OPT learns positions only up to max_position_embeddings = {maxPositions}; got {past + T} positions.");
             var positions = AttentionMasks.Positions(B, T, sequenceIds, past, inputsEmbeds.device);      // (B, T)
             var h = project_in is null ? inputsEmbeds : project_in.call(inputsEmbeds);                   // (B, T, C)
-            h = h + embed_positions.call(positions + PositionOffset);                                     // x + P[pos + 2]
+            h = h.Plus(embed_positions.call(positions + PositionOffset));                                 // x + P[pos + 2]
             var mask = AttentionMasks.Build(sequenceIds, T, past, h.device);                             // (B, 1, T, S) or null
             foreach (var layer in layers)
                 h = layer.forward(h, mask, cache);
