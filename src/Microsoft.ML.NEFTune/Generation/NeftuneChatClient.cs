@@ -52,8 +52,11 @@ public sealed class NeftuneChatClient : IChatClient
         if (tokenizer.VocabularyMismatch(model.Config.VocabSize) is { } mismatch) throw new ArgumentException($"The tokenizer does not fit the model: {mismatch}.", nameof(tokenizer));
     }
 
-    /// <summary>A chat client over a model that another owner guards with <paramref name="gate"/> and may dispose.</summary>
-    internal NeftuneChatClient(Func<LlamaForCausalLM> model, TextTokenizer tokenizer, NeftuneChatClientOptions? options, object gate)
+    /// <summary>
+    /// A chat client over a model that another owner guards with <paramref name="gate"/> and may dispose;
+    /// <paramref name="endOfTurn"/> is the template's, when the owner has read it already (null: read it from the tokenizer's folder).
+    /// </summary>
+    internal NeftuneChatClient(Func<LlamaForCausalLM> model, TextTokenizer tokenizer, NeftuneChatClientOptions? options, object gate, EndOfTurn? endOfTurn = null)
     {
         this.model = model;
         this.tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
@@ -61,7 +64,7 @@ public sealed class NeftuneChatClient : IChatClient
         Options.Validate();
         Template = Options.Template ?? PromptTemplate.Resolve(ModelPromptTemplate.TemplateName, tokenizer);
         encoder = new ExampleTokenizer(tokenizer, Template);
-        endOfTurn = EndOfTurn.Of(Template, tokenizer);
+        this.endOfTurn = endOfTurn ?? EndOfTurn.Of(Template, tokenizer);
         this.gate = gate;
         metadata = new ChatClientMetadata("Microsoft.ML.NEFTune", providerUri: null, defaultModelId: Options.ModelId);
     }

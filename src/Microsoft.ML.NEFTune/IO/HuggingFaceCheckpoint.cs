@@ -12,8 +12,8 @@ namespace Microsoft.ML.NEFTune.IO;
 /// </summary>
 public static class HuggingFaceCheckpoint
 {
-    /// <summary>Tokenizer files copied along with a saved model.</summary>
-    public static readonly string[] TokenizerFiles = { "tokenizer.model", "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json" };
+    /// <summary>Tokenizer files (and a chat template kept in its own file) copied along with a saved model.</summary>
+    public static readonly string[] TokenizerFiles = { "tokenizer.model", "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja" };
 
     public static LlamaForCausalLM Load(string directory, ModelLoadOptions? options = null)
     {

@@ -1,8 +1,11 @@
 using System.Globalization;
 using Microsoft.ML.NEFTune.Data;
+using Microsoft.ML.NEFTune.Data.Templates;
+using Microsoft.ML.NEFTune.Generation;
 using Microsoft.ML.NEFTune.IO;
 using Microsoft.ML.NEFTune.IO.Tokenizers;
 using Microsoft.ML.NEFTune.Lora;
+using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Training;
 using Microsoft.ML.Runtime;
 
@@ -90,7 +93,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         long seed = training.Seed;
         var tokenizer = FineTuning.LoadTokenizer(modelPath, options.TokenizerPath);
         var tokenizerFiles = ReadTokenizerFiles(tokenizer);
-        var template = InstructionPrompts.Resolve(options.PromptTemplate);
+        var template = InstructionPrompts.Resolve(options.PromptTemplate, tokenizer);
         var train = ReadDataset(input, channel, "training", token);
         var validation = options.ValidationSet is { } validationSet ? ReadDataset(validationSet, channel, "validation", token) : null;
         token.ThrowIfCancellationRequested();
@@ -99,15 +102,7 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         var model = ModelLoader.Load(modelPath, new ModelLoadOptions { Device = device });
         try
         {
-            PreparedData data;
-            try { data = FineTuning.Prepare(train, validation, tokenizer, model.Config, training); }
-            catch (DataFormatException e)
-            {
-                throw new InvalidOperationException(
-                    $"No training example is left: every row needs a non-empty '{options.InstructionColumnName}' and a prompt shorter than MaxLength ({options.MaxLength}) tokens.", e);
-            }
-            Report(channel, "training", data.TrainReport);
-            if (data.ValidationReport is { } validationReport) Report(channel, "validation", validationReport);
+            var data = Prepare(train, validation, tokenizer, model.Config, training, channel);
             channel.Info(MessageSensitivity.None, string.Format(CultureInfo.InvariantCulture,
                 "NEFTune instruction tuning: {0} training and {1} validation examples, template {2}, alpha {3}, seed {4}, model {5}",
                 data.Train.Count, data.Validation.Count, template.Name, options.NoiseAlpha, seed, options.ModelPath));
@@ -131,6 +126,34 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="input"/> tokenized as <see cref="Fit(IDataView)"/> trains on them: each rendered with the
+    /// template (the model's own chat template for <c>model</c>), labels on the response only.
+    /// </summary>
+    internal PreparedData Prepare(IDataView input, LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckColumns(input.Schema);
+        var host = ((IHostEnvironment)mlContext).Register(nameof(NeftuneInstructionTuningEstimator));
+        using var channel = host.Start(nameof(Prepare));
+        var tokenizer = FineTuning.LoadTokenizer(Hub.HuggingFaceHub.ResolveModelPath(options.ModelPath!), options.TokenizerPath);
+        return Prepare(ReadDataset(input, channel, "training", CancellationToken.None), null, tokenizer, config, options.ToTrainingOptions(), channel);
+    }
+
+    private PreparedData Prepare(Dataset train, Dataset? validation, TextTokenizer tokenizer, LlamaConfig config, TrainingOptions training, IChannel channel)
+    {
+        PreparedData data;
+        try { data = FineTuning.Prepare(train, validation, tokenizer, config, training); }
+        catch (DataFormatException e)
+        {
+            throw new InvalidOperationException(
+                $"No training example is left: every row needs a non-empty '{options.InstructionColumnName}' and a prompt shorter than MaxLength ({options.MaxLength}) tokens.", e);
+        }
+        Report(channel, "training", data.TrainReport);
+        if (data.ValidationReport is { } validationReport) Report(channel, "validation", validationReport);
+        return data;
     }
 
     private void CheckColumns(SchemaShape shape)
@@ -195,7 +218,10 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
         else channel.Info(MessageSensitivity.None, message);
     }
 
-    /// <summary>The tokenizer files, kept in memory so that the transformer can be saved after the source folder is gone.</summary>
+    /// <summary>
+    /// The tokenizer files, with the chat template file and <c>generation_config.json</c> beside them, kept in memory so
+    /// that the transformer can be saved after the source folder is gone.
+    /// </summary>
     internal static Dictionary<string, byte[]> ReadTokenizerFiles(TextTokenizer tokenizer)
     {
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
@@ -212,8 +238,14 @@ public sealed class NeftuneInstructionTuningEstimator : IEstimator<NeftuneInstru
             files[name] = File.ReadAllBytes(tokenizer.SourcePath);
         }
         if (tokenizer.ConfigPath is { } config && File.Exists(config)) files["tokenizer_config.json"] = File.ReadAllBytes(config);
-        var specialTokens = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath))!, "special_tokens_map.json");
-        if (File.Exists(specialTokens)) files["special_tokens_map.json"] = File.ReadAllBytes(specialTokens);
+        var folder = Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath))!;
+        // The chat template may live in its own file, and generation_config.json's end-of-sequence ids end a chat turn
+        // (EndOfTurn): both are kept so that a saved transformer prompts and stops as this one does.
+        foreach (var name in new[] { "special_tokens_map.json", ChatTemplate.JinjaFileName, EndOfTurn.GenerationConfigFileName })
+        {
+            var path = Path.Combine(folder, name);
+            if (File.Exists(path)) files[name] = File.ReadAllBytes(path);
+        }
         return files;
     }
 

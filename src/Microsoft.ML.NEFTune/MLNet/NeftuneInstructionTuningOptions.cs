@@ -45,7 +45,7 @@ public sealed class NeftuneInstructionTuningOptions
     /// <summary>Default name of the generated column: <c>Generated</c>.</summary>
     public const string DefaultOutputColumnName = "Generated";
 
-    private TrainingOptions training = new() { Template = "alpaca" };   // the transformer does not render a model's own chat template yet
+    private TrainingOptions training = new();
 
     /// <summary>
     /// The run's settings, shared with the CLI and the library: the properties below from <see cref="PromptTemplate"/>
@@ -85,9 +85,14 @@ public sealed class NeftuneInstructionTuningOptions
     public string OutputColumnName { get; set; } = DefaultOutputColumnName;
 
     /// <summary>
-    /// Prompt template used for training and generation: <c>alpaca</c> (Stanford Alpaca's <c>### Instruction:</c> /
-    /// <c>### Input:</c> / <c>### Response:</c> layout, as in the NEFTune paper), <c>llama2-chat</c>, <c>chatml</c>,
-    /// <c>vicuna</c>, or the path of a custom template file (its text is kept in saved models). Default <c>alpaca</c>.
+    /// Prompt template used for training and generation: <c>model</c> (the model's own chat template from its
+    /// <c>tokenizer_config.json</c> or <c>chat_template.jinja</c>, rendered as <c>apply_chat_template</c> does: each row is
+    /// a user turn — the instruction, then a blank line and the input when there is one — and an assistant turn with the
+    /// response, the loss on the assistant turn only; prompts are rendered with <c>add_generation_prompt=True</c> and
+    /// generation stops at the template's end-of-turn tokens; Alpaca when the model has no chat template), <c>alpaca</c>
+    /// (Stanford Alpaca's <c>### Instruction:</c> / <c>### Input:</c> / <c>### Response:</c> layout, as in the NEFTune
+    /// paper), <c>llama2-chat</c>, <c>chatml</c>, <c>vicuna</c>, or the path of a custom template file (its text is kept
+    /// in saved models). Default <c>model</c>, as <see cref="TrainingOptions.Template"/>.
     /// </summary>
     public string PromptTemplate { get => training.Template; set => training = training with { Template = value }; }
 
@@ -295,7 +300,7 @@ public sealed class NeftuneInstructionTuningOptions
         Name(ResponseColumnName, nameof(ResponseColumnName));
         Name(OutputColumnName, nameof(OutputColumnName));
         if (InputColumnName is not null) Name(InputColumnName, nameof(InputColumnName));
-        InstructionPrompts.Resolve(PromptTemplate);
+        InstructionPrompts.Check(PromptTemplate);
         ToExampleTokenizerOptions().Validate();
         Check(MaxLength >= 8, nameof(MaxLength), MaxLength, "must be at least 8");
         Check(Enum.IsDefined(Truncation), nameof(Truncation), Truncation, "is not a truncation mode");

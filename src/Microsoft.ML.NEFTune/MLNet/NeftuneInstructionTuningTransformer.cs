@@ -27,6 +27,8 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
     private readonly TextTokenizer tokenizer;
     private readonly IReadOnlyDictionary<string, byte[]> tokenizerFiles;
     private readonly InstructionPrompts prompts;
+    private readonly EndOfTurn endOfTurn;
+    private readonly GenerationOptions decoding;
     private LlamaForCausalLM? model;
     private TextGenerator? generator;
 
@@ -37,9 +39,12 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
         this.tokenizer = tokenizer;
         this.tokenizerFiles = tokenizerFiles;
         Settings = settings;
-        prompts = new InstructionPrompts(settings.CreateTemplate(), tokenizer);
+        prompts = new InstructionPrompts(settings.CreateTemplate(tokenizer), tokenizer);
         GenerationOptions = settings.Generation;
         GenerationOptions.Validate();
+        // Read while the tokenizer's folder exists (a loaded file's folder is deleted after loading).
+        endOfTurn = EndOfTurn.Of(prompts.Template, tokenizer);
+        decoding = prompts.Template.RendersSpecialTokens ? endOfTurn.ApplyTo(GenerationOptions, model.Config) : GenerationOptions;
         TrainingResult = trainingResult;
         model.Model.EmbeddingTransform = null;
         model.eval();
@@ -57,10 +62,18 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
     /// <summary>Text column added with the generated response.</summary>
     public string OutputColumnName => Settings.OutputColumnName;
 
-    /// <summary>Name of the prompt template used in training and generation (for example <c>alpaca</c>).</summary>
+    /// <summary>
+    /// Name of the prompt template used in training and generation: <c>model</c> for the model's own chat template, else
+    /// a built-in or custom template's name (for example <c>alpaca</c>).
+    /// </summary>
     public string PromptTemplate => prompts.Template.Name;
 
-    /// <summary>Decoding settings of <see cref="Transform(IDataView)"/> and <see cref="Generate(string, string?)"/>.</summary>
+    /// <summary>
+    /// Decoding settings of <see cref="Transform(IDataView)"/> and <see cref="Generate(string, string?)"/>. With the
+    /// model's own chat template (<see cref="PromptTemplate"/> <c>model</c>) generation also stops at the template's
+    /// end-of-turn tokens and the end-of-sequence ids of <c>generation_config.json</c> (<see cref="EndOfTurn"/>), as
+    /// Hugging Face <c>generate</c> does for a chat model.
+    /// </summary>
     public GenerationOptions GenerationOptions { get; }
 
     /// <summary>Losses and steps of the training run; null for a transformer loaded from a file.</summary>
@@ -96,13 +109,15 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
     /// </summary>
     /// <param name="options">
     /// Template and decoding settings; null for this transformer's prompt template and decoding settings (the template's
-    /// end-of-turn strings are added to the stop strings).
+    /// end-of-turn strings are added to the stop strings). A null <see cref="NeftuneChatClientOptions.Template"/> is this
+    /// transformer's template (for <c>model</c>, the chat template it was tuned with, also after <see cref="NeftuneModel.Load"/>).
     /// </param>
     public NeftuneChatClient AsChatClient(NeftuneChatClientOptions? options = null)
     {
         ThrowIfDisposed();
         options ??= new NeftuneChatClientOptions { Template = prompts.Template, Generation = GenerationOptions };
-        return new NeftuneChatClient(() => Model, tokenizer, options with { DisposeModel = false }, gate);
+        var client = options with { Template = options.Template ?? prompts.Template, DisposeModel = false };
+        return new NeftuneChatClient(() => Model, tokenizer, client, gate, ReferenceEquals(client.Template, prompts.Template) ? endOfTurn : null);
     }
 
     /// <summary>Generates the responses of several prompts together (left-padded batch).</summary>
@@ -113,14 +128,14 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
         lock (gate)
         {
             var g = generator ?? throw Disposed();
-            outputs = g.GenerateIds(ids, GenerationOptions);
+            outputs = g.GenerateIds(ids, decoding);
         }
         return outputs.Select(o => CutAtStop(tokenizer.Decode(o.Select(i => (int)i)))).ToList();
     }
 
     private string CutAtStop(string text)
     {
-        foreach (var stop in GenerationOptions.StopStrings)
+        foreach (var stop in decoding.StopStrings)
         {
             int at = text.IndexOf(stop, StringComparison.Ordinal);
             if (at >= 0) text = text[..at];
@@ -130,6 +145,12 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
 
     /// <summary>The prompt text the model answers for an instruction and optional input.</summary>
     internal string RenderPrompt(string instruction, string? input) => prompts.RenderPrompt(instruction, input);
+
+    /// <summary>The ids of that prompt, as generation feeds them to the model.</summary>
+    internal long[] EncodePrompt(string instruction, string? input) => prompts.EncodePrompt(instruction, input);
+
+    /// <summary>The decoding settings generation runs with: <see cref="GenerationOptions"/> with the template's end of turn for the model's chat template.</summary>
+    internal GenerationOptions Decoding => decoding;
 
     /// <summary>The schema <see cref="Transform(IDataView)"/> produces: the input columns and the output text column.</summary>
     /// <param name="inputSchema">Schema of the data to transform; needs the instruction (and input) text columns.</param>

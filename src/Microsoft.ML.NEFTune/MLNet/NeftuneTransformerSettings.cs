@@ -22,7 +22,12 @@ internal sealed record NeftuneTransformerSettings
     public string InstructionColumnName { get; init; } = NeftuneInstructionTuningOptions.DefaultInstructionColumnName;
     public string? InputColumnName { get; init; }
     public string OutputColumnName { get; init; } = NeftuneInstructionTuningOptions.DefaultOutputColumnName;
-    public string PromptTemplate { get; init; } = "alpaca";
+    /// <summary>
+    /// The template's name: <c>model</c> for the model's own chat template, read from the tokenizer files saved beside
+    /// this file; a built-in name; or a custom template's name with its text below. Default <c>model</c>
+    /// (<see cref="Training.TrainingOptions.Template"/>), which is Alpaca for a model without a chat template.
+    /// </summary>
+    public string PromptTemplate { get; init; } = new Training.TrainingOptions().Template;
     public string? PromptTemplateText { get; init; }
     public string? PromptTemplateNoInput { get; init; }
     public GenerationOptions Generation { get; init; } = new Training.TrainingOptions().Generation;
@@ -42,8 +47,19 @@ internal sealed record NeftuneTransformerSettings
         Device = options.Device ?? "cpu",
     };
 
-    /// <summary>The template: the stored custom template text, else the built-in template of that name.</summary>
-    public Data.PromptTemplate CreateTemplate() =>
+    /// <summary>
+    /// The template: the stored custom template text, else the chat template of <paramref name="tokenizer"/>'s model for
+    /// <c>model</c> (Alpaca when it has none), else the built-in template of that name.
+    /// </summary>
+    public Data.PromptTemplate CreateTemplate(IO.Tokenizers.TextTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return IsModelTemplate ? Data.PromptTemplate.Resolve(PromptTemplate, tokenizer) : CreateNamedTemplate();
+    }
+
+    private bool IsModelTemplate => PromptTemplateText is null && string.Equals(PromptTemplate?.Trim(), Data.Templates.ModelPromptTemplate.TemplateName, StringComparison.OrdinalIgnoreCase);
+
+    private Data.PromptTemplate CreateNamedTemplate() =>
         PromptTemplateText is not null
             ? new CustomTemplate(PromptTemplateText, PromptTemplateNoInput, string.IsNullOrEmpty(PromptTemplate) ? "custom" : PromptTemplate)
             : Data.PromptTemplate.Get(PromptTemplate);
@@ -77,7 +93,7 @@ internal sealed record NeftuneTransformerSettings
         try
         {
             settings.Generation.Validate();
-            settings.CreateTemplate();
+            if (!settings.IsModelTemplate) settings.CreateNamedTemplate();   // the model's chat template is read with the tokenizer
         }
         catch (Exception e) when (e is ArgumentException or DataFormatException)
         {

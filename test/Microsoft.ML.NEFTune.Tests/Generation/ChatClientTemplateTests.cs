@@ -25,28 +25,47 @@ public sealed class TemplatedChatModel : IDisposable
 
     public TemplatedChatModel()
     {
+        WriteTokenizerFolder(folder.Path);
+        Tokenizer = TextTokenizer.Load(folder.Path);
+        Model = new LlamaForCausalLM(Config);
+        Model.InitializeWeights(5);
+    }
+
+    /// <summary>The model's shape: 272 ids (the tokenizer's), the config's EOS <c>&lt;|endoftext|&gt;</c> only.</summary>
+    public static LlamaConfig Config => new()
+    {
+        VocabSize = 272, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 8,
+        MaxPositionEmbeddings = 256, RmsNormEps = 1e-5, TieWordEmbeddings = false, BosTokenId = null, EosTokenIds = new[] { EndOfText }, PadTokenId = EndOfText,
+    };
+
+    /// <summary>
+    /// Writes the tokenizer, a <c>tokenizer_config.json</c> with Qwen2.5's chat template (or, with
+    /// <paramref name="templateInJinjaFile"/>, the template in <c>chat_template.jinja</c> beside a config without one) and
+    /// the <c>generation_config.json</c> into <paramref name="directory"/>.
+    /// </summary>
+    public static void WriteTokenizerFolder(string directory, bool templateInJinjaFile = false)
+    {
         var json = TinyByteLevelTokenizerJson.Build();
         var added = json["added_tokens"]!.AsArray();
         foreach (var (id, content) in new[] { (ImStart, "<|im_start|>"), (ImEnd, "<|im_end|>"), (ExtraEos, "<|extra_eos|>") })
             added.Add(new JsonObject { ["id"] = id, ["content"] = content, ["special"] = true, ["lstrip"] = false, ["rstrip"] = false, ["single_word"] = false, ["normalized"] = false });
-        TinyByteLevelTokenizerJson.Write(folder, json);
-        File.WriteAllText(folder["tokenizer_config.json"], new JsonObject
+        File.WriteAllText(Path.Combine(directory, "tokenizer.json"), json.ToJsonString());
+        var config = new JsonObject
         {
             ["add_bos_token"] = false,
             ["bos_token"] = null,
             ["eos_token"] = "<|im_end|>",
             ["pad_token"] = "<|endoftext|>",
-            ["chat_template"] = ChatTemplateFixtures.TemplateSource("qwen2.5"),
-        }.ToJsonString());
-        File.WriteAllText(folder[EndOfTurn.GenerationConfigFileName], $$"""{"eos_token_id": [{{EndOfText}}, {{ExtraEos}}]}""");
-        Tokenizer = TextTokenizer.Load(folder.Path);
-        Model = new LlamaForCausalLM(new LlamaConfig
-        {
-            VocabSize = 272, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 8,
-            MaxPositionEmbeddings = 256, RmsNormEps = 1e-5, TieWordEmbeddings = false, BosTokenId = null, EosTokenIds = new[] { EndOfText }, PadTokenId = EndOfText,
-        });
-        Model.InitializeWeights(5);
+        };
+        if (templateInJinjaFile) File.WriteAllText(Path.Combine(directory, ChatTemplate.JinjaFileName), ChatTemplateFixtures.TemplateSource("qwen2.5"));
+        else config["chat_template"] = ChatTemplateFixtures.TemplateSource("qwen2.5");
+        File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString());
+        WriteGenerationConfig(directory);
     }
+
+    /// <summary>A <c>generation_config.json</c> whose <c>eos_token_id</c> adds <see cref="ExtraEos"/> to the config's EOS.</summary>
+    public static void WriteGenerationConfig(string directory) =>
+        File.WriteAllText(Path.Combine(directory, EndOfTurn.GenerationConfigFileName), $$"""{"eos_token_id": [{{EndOfText}}, {{ExtraEos}}]}""");
 
     public LlamaForCausalLM Model { get; }
     public TextTokenizer Tokenizer { get; }

@@ -46,7 +46,7 @@ public class ChatTemplateReferenceTests
             checkedRenders++;
         }
 
-        Assert.Equal(16, checkedRenders);
+        Assert.Equal(20, checkedRenders);
     }
 
     private static string Escape(string s) => s.Replace("\n", "\\n").Replace("\t", "\\t");
