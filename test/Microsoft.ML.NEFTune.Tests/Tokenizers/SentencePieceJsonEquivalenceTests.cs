@@ -48,4 +48,28 @@ public sealed class SentencePieceJsonEquivalenceTests
 
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
     }
+
+    [Fact]
+    public void AFolderWithBothFilesThatDisagreeEncodesAsItsTokenizerJson()
+    {
+        // Phi-3 mini's layout: a tokenizer.json written the legacy way beside a tokenizer.model, and "legacy": false in
+        // tokenizer_config.json. AutoTokenizer loads the tokenizer.json as written; the slow tokenizer would apply
+        // "legacy": false. Both references are Hugging Face's tokenizers (the legacy file, and the file converted with
+        // legacy: false).
+        using var dir = new TempDirectory();
+        File.Copy(LlamaReferenceCase.ModelPath, dir["tokenizer.model"]);
+        File.WriteAllText(dir["tokenizer.json"], TokenizerJsonReference.TokenizerJsonText("llama2"));
+        File.Copy(Path.Combine(TokenizerJsonReference.Root, "llama2-metaspace", "tokenizer_config.json"), dir["tokenizer_config.json"]);
+        var fast = TokenizerJsonReference.Load("llama2");
+        var slow = TokenizerJsonReference.Load("llama2-metaspace");
+
+        var tokenizer = TextTokenizer.Load(dir.Path);
+
+        Assert.Contains(fast.Cases.Zip(slow.Cases), p => !p.First.IdsWithSpecialTokens.SequenceEqual(p.Second.IdsWithSpecialTokens));   // the two files disagree
+        var mismatches = fast.Cases
+            .Where(c => !tokenizer.Encode(c.Text).SequenceEqual(c.Ids) || !tokenizer.EncodeWithSpecialTokens(c.Text).SequenceEqual(c.IdsWithSpecialTokens))
+            .Select(c => $"#{c.Index} {System.Text.Json.JsonSerializer.Serialize(c.Text)}: expected [{string.Join(" ", c.IdsWithSpecialTokens)}] got [{string.Join(" ", tokenizer.EncodeWithSpecialTokens(c.Text))}]")
+            .ToList();
+        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+    }
 }

@@ -19,27 +19,27 @@ public sealed class TokenizerLoadingTests : IDisposable
     }
 
     [Fact]
-    public void LoadOfDirectoryPrefersSentencePieceModelOverTokenizerJson()
+    public void LoadOfDirectoryPrefersTokenizerJsonOverSentencePieceModelAsAutoTokenizerDoes()
     {
         File.Copy(LlamaReferenceCase.ModelPath, _dir["tokenizer.model"]);
         TinyByteLevelTokenizerJson.Write(_dir, TinyByteLevelTokenizerJson.Build());
 
         TextTokenizer tokenizer = TextTokenizer.Load(_dir.Path);
 
-        Assert.IsType<SentencePieceTokenizer>(tokenizer);
-        Assert.Equal(_dir["tokenizer.model"], tokenizer.SourcePath);
+        Assert.IsType<ByteLevelBpeTokenizer>(tokenizer);
+        Assert.Equal(_dir["tokenizer.json"], tokenizer.SourcePath);
     }
 
     [Fact]
-    public void LoadOfDirectoryFallsBackToTokenizerJsonWhenModelIsNotSentencePiece()
+    public void LoadOfDirectoryFallsBackToSentencePieceModelWhenTokenizerJsonCannotBeRead()
     {
-        File.WriteAllText(_dir["tokenizer.model"], "not a protobuf");
-        TinyByteLevelTokenizerJson.Write(_dir, TinyByteLevelTokenizerJson.Build());
+        File.Copy(LlamaReferenceCase.ModelPath, _dir["tokenizer.model"]);
+        File.WriteAllText(_dir["tokenizer.json"], """{"model": {"type": "Unigram", "vocab": []}}""");
 
         TextTokenizer tokenizer = TextTokenizer.Load(_dir.Path);
 
-        Assert.IsType<ByteLevelBpeTokenizer>(tokenizer);
-        Assert.Equal(_dir["tokenizer.json"], tokenizer.SourcePath);
+        Assert.IsType<SentencePieceTokenizer>(tokenizer);
+        Assert.Equal(_dir["tokenizer.model"], tokenizer.SourcePath);
     }
 
     [Fact]

@@ -211,7 +211,8 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
     /// <summary>
     /// Loads a tokenizer from a <c>tokenizer.model</c> (SentencePiece) file, a <c>tokenizer.json</c>
     /// (Hugging Face byte-level or SentencePiece-style BPE) file, or a directory that contains one of them (or GPT-2 style <c>vocab.json</c> + <c>merges.txt</c>, as OPT ships). When a directory has
-    /// both, the SentencePiece model is used if it is one this library can serve. A
+    /// both, <c>tokenizer.json</c> is used, as <c>AutoTokenizer</c> loads the fast tokenizer from it (the
+    /// <c>tokenizer.model</c> only when this library cannot read the <c>tokenizer.json</c>). A
     /// <c>tokenizer_config.json</c> beside the file supplies <see cref="AddBosToken"/>,
     /// <see cref="AddEosToken"/>, the special token strings and <see cref="ChatTemplate"/>.
     /// </summary>
@@ -240,26 +241,29 @@ public abstract class TextTokenizer : Microsoft.ML.Tokenizers.Tokenizer
 
             if (hasModel && hasJson)
             {
-                TokenizerFormatException modelProblem;
-                try
-                {
-                    return SentencePieceTokenizer.FromFile(model);
-                }
-                catch (TokenizerFormatException ex)
-                {
-                    modelProblem = ex;
-                }
-
+                // AutoTokenizer loads the fast tokenizer, tokenizer.json, as it is written (tokenizer_config.json's
+                // "legacy" only matters when it is converted from tokenizer.model); tokenizer.model serves only a
+                // tokenizer.json this library cannot read.
+                TokenizerFormatException jsonProblem;
                 try
                 {
                     return FromTokenizerJson(json);
                 }
                 catch (TokenizerFormatException ex)
                 {
+                    jsonProblem = ex;
+                }
+
+                try
+                {
+                    return SentencePieceTokenizer.FromFile(model);
+                }
+                catch (TokenizerFormatException ex)
+                {
                     throw new TokenizerFormatException(
                         path,
-                        $"neither tokenizer file can be used: {modelProblem.Message} {ex.Message}",
-                        new AggregateException(modelProblem, ex));
+                        $"neither tokenizer file can be used: {jsonProblem.Message} {ex.Message}",
+                        new AggregateException(jsonProblem, ex));
                 }
             }
 
