@@ -112,7 +112,29 @@ const renders = readJson(path.join(chatDir, 'expected.json')).renders;
 const conversations = readJson(path.join(chatDir, 'conversations.json'));
 const chatTemplates = {
   llama3_1: ['llama-3-instruct'], qwen2_5: ['qwen2.5'], mistral: ['mistral-7b-instruct-v0.1'], llama2: ['llama-2-chat'], gemma2: ['gemma-3'],
+  deepseek_v3: ['deepseek-v3'],
 };
+
+// transformers' LlamaTokenizerFast.update_post_processor (tokenization_llama_fast.py), which runs when the tokenizer is
+// loaded with that class: the file's post-processor is replaced by TemplateProcessing from tokenizer_config.json's
+// add_bos_token / add_eos_token and its bos / eos tokens. The reference tokenizer is given that post-processor; the
+// committed file keeps its own (the library reads the config as transformers does).
+function llamaFastPostProcessor(json, config) {
+  const content = t => (typeof t === 'string' ? t : t?.content);
+  const bos = content(config.bos_token), eos = content(config.eos_token);
+  const addBos = config.add_bos_token ?? true, addEos = config.add_eos_token ?? false;
+  const id = token => json.added_tokens.find(t => t.content === token)?.id ?? json.model.vocab[token];
+  const single = [...(addBos ? [`${bos}:0`] : []), '$A:0', ...(addEos ? [`${eos}:0`] : [])].join(' ');
+  const pair = [single, ...(addBos ? [`${bos}:1`] : []), '$B:1', ...(addEos ? [`${eos}:1`] : [])].join(' ');
+  const piece = p => {
+    const [name, typeId] = p.split(':');
+    return name.startsWith('$') ? { Sequence: { id: name.slice(1), type_id: Number(typeId) } } : { SpecialToken: { id: name, type_id: Number(typeId) } };
+  };
+  const special = {};
+  if (addBos) special[bos] = { id: bos, ids: [id(bos)], tokens: [bos] };
+  if (addEos) special[eos] = { id: eos, ids: [id(eos)], tokens: [eos] };
+  return { type: 'TemplateProcessing', single: single.split(' ').map(piece), pair: pair.split(' ').map(piece), special_tokens: special };
+}
 
 const pairs = [['Question?', 'Answer.'], ['first sentence', 'second one'], ['', 'empty first']];
 
@@ -127,8 +149,8 @@ function write(name, json, config, gzip, patch) {
   return dir;
 }
 
-async function expected(name, json, note) {
-  const tokenizer = Tokenizer.fromString(JSON.stringify(json));
+async function expected(name, json, note, referenceJson = json) {
+  const tokenizer = Tokenizer.fromString(JSON.stringify(referenceJson));
   const cases = [];
   for (const text of [...texts, ...specialTexts(json)]) {
     const plain = await tokenizer.encode(text, null, { addSpecialTokens: false });
@@ -189,6 +211,10 @@ const jobs = [
     patch: { normalizer: null, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: false } },
     config: config => ({ ...config, legacy: false }),
   },
+  {
+    name: 'deepseek_v3', pkg: 'deepseek_v3', trim: byteLevelSingle, reference: llamaFastPostProcessor,
+    note: 'DeepSeek V3 / R1: byte-level BPE, Split pre-tokenizers (digits in threes, CJK runs, punctuation-letter words), LlamaTokenizerFast with add_bos_token: <｜begin▁of▁sentence｜> $A from update_post_processor',
+  },
 ];
 
 for (const job of jobs) {
@@ -204,5 +230,5 @@ for (const job of jobs) {
     }
   }
   write(job.name, json, config, job.trim === null, job.patch);
-  await expected(job.name, json, job.note);
+  await expected(job.name, json, job.note, job.reference ? { ...json, post_processor: job.reference(json, config) } : json);
 }

@@ -20,6 +20,7 @@ public sealed class ModelTemplateTokenizationTests
     [InlineData("llama3_1", false)]
     [InlineData("qwen2_5", false)]
     [InlineData("gemma2", false)]
+    [InlineData("deepseek_v3", false)]
     public void ConversationIdsAreApplyChatTemplatesWithoutADoubledBos(string name, bool fromTokenizerModel)
     {
         var chat = TokenizerJsonReference.Load(name).Chats.Single();

@@ -3,13 +3,13 @@ using Microsoft.ML.NEFTune.IO.Tokenizers;
 namespace Microsoft.ML.NEFTune.Tests.Tokenizers;
 
 /// <summary>
-/// Real tokenizer.json files (Llama 3, Llama 3.1, Qwen2.5 byte-level; Llama 2, Mistral, Gemma 2 SentencePiece-style, and
+/// Real tokenizer.json files (Llama 3, Llama 3.1, Qwen2.5, DeepSeek V3 byte-level; Llama 2, Mistral, Gemma 2 SentencePiece-style, and
 /// Llama 2 with a Metaspace pre-tokenizer) encode every reference text exactly as Hugging Face's Rust tokenizers does, with and
 /// without the special tokens of the post-processor, special tokens written inside the text included.
 /// </summary>
 public sealed class TokenizerJsonReferenceTests
 {
-    public static readonly string[] Names = ["llama3_1", "llama3", "qwen2_5", "mistral", "gemma2", "llama2", "llama2-metaspace"];
+    public static readonly string[] Names = ["llama3_1", "llama3", "qwen2_5", "mistral", "gemma2", "llama2", "llama2-metaspace", "deepseek_v3"];
 
     private static readonly Dictionary<string, Lazy<(TextTokenizer Tokenizer, TokenizerJsonReference Reference)>> Loaded =
         Names.ToDictionary(n => n, n => new Lazy<(TextTokenizer, TokenizerJsonReference)>(() => LoadTokenizer(n)));
@@ -71,6 +71,7 @@ public sealed class TokenizerJsonReferenceTests
     [InlineData("qwen2_5", false)]
     [InlineData("llama2", true)]
     [InlineData("gemma2", true)]
+    [InlineData("deepseek_v3", true)]
     public void AddBosTokenFollowsThePostProcessor(string name, bool addsBos)
     {
         var (tokenizer, _) = Get(name);
