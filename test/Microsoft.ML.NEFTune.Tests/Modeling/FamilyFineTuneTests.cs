@@ -3,6 +3,7 @@ using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Modeling;
 using Microsoft.ML.NEFTune.Noise;
 using Microsoft.ML.NEFTune.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.NEFTune.Tests.Modeling;
@@ -13,7 +14,7 @@ public class FamilyFineTuneTests
     public static TheoryData<string, bool> Families => new()
     {
         { "llama-f32", false }, { "mistral-swa", false }, { "qwen2-bias-tied", false }, { "phi3-swa", false },
-        { "llama-f32", true },
+        { "llama-f32", true }, { "mistral-swa", true }, { "qwen2-bias-tied", true }, { "phi3-swa", true },
     };
 
     private static Tensor Logits(LlamaForCausalLM model, long[] ids)
@@ -48,8 +49,28 @@ public class FamilyFineTuneTests
         using var reloadedLogits = Logits(reloaded, reference.InputIds);
         if (lora)
         {
-            // The merged file holds W + BA rounded once; the adapter reloaded onto the base gives the same function exactly.
-            Assert.InRange(reloadedLogits.sub(after).abs().max().item<float>(), 0, 1e-4);
+            if (model.Config.TorchDtype == "bfloat16")
+            {
+                // The merged copy is built in the file's dtype: W + BA (the trained function, checked in float32 below)
+                // rounded once to bfloat16. The file holds exactly those weights, and the reloaded model (float32)
+                // computes exactly what the copy, read in float32, computes.
+                using var merged = LoraAdapters.MergedCopy(model);
+                var mergedWeights = merged.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+                Assert.All(mergedWeights.Values, w => Assert.Equal(ScalarType.BFloat16, w.dtype));
+                var differing = reloaded.named_parameters().Where(p => !p.parameter.eq(mergedWeights[p.name].to(ScalarType.Float32)).all().item<bool>()).Select(p => p.name).ToList();
+                Assert.True(differing.Count == 0, "the reloaded weights differ from the merged copy's: " + string.Join(", ", differing));
+                LoraAdapters.Merge(model);                                      // in place, in float32
+                using (var mergedInFloat32 = Logits(model, reference.InputIds))
+                    Assert.InRange(mergedInFloat32.sub(after).abs().max().item<float>(), 0, 1e-4);
+                var notRounded = model.named_parameters().Where(p => !p.parameter.to(ScalarType.BFloat16).eq(mergedWeights[p.name]).all().item<bool>()).Select(p => p.name).ToList();
+                Assert.True(notRounded.Count == 0, "the merged copy is not the float32 merge rounded to bfloat16: " + string.Join(", ", notRounded));
+                merged.to(ScalarType.Float32);
+                using var mergedLogits = Logits(merged, reference.InputIds);
+                Assert.True(reloadedLogits.eq(mergedLogits).all().item<bool>(), "the reloaded merged model gives other logits than the merged copy");
+            }
+            // The merged file holds W + BA rounded once (float32: within 1e-4 of the training model); the adapter reloaded
+            // onto the base gives the same function exactly.
+            else Assert.InRange(reloadedLogits.sub(after).abs().max().item<float>(), 0, 1e-4);
             using var onBase = ModelLoader.Load(reference.Directory);
             LoraAdapters.LoadAdapter(onBase, dir.Path);
             using var adapterLogits = Logits(onBase, reference.InputIds);
