@@ -38,8 +38,9 @@ public sealed class NeftuneInstructionTuningTransformer : ITransformer, IDisposa
         this.model = model;
         this.tokenizer = tokenizer;
         this.tokenizerFiles = tokenizerFiles;
-        Settings = settings;
         prompts = new InstructionPrompts(settings.CreateTemplate(tokenizer), tokenizer);
+        // "model" names the template the tokenizer's folder resolves to: Alpaca for a model without a chat template.
+        Settings = settings.PromptTemplateText is null ? settings with { PromptTemplate = prompts.Template.Name } : settings;
         GenerationOptions = settings.Generation;
         GenerationOptions.Validate();
         // Read while the tokenizer's folder exists (a loaded file's folder is deleted after loading).

@@ -190,6 +190,8 @@ public static class NeftuneModel
         using (var channel = ((IHostEnvironment)mlContext).Register(nameof(NeftuneModel)).Start(nameof(LoadTransformer)))
             settings = settings with { Device = MLContextDevice.Resolve(mlContext, device: null, channel) };
         var tokenizer = TextTokenizer.Load(directory);
+        if (settings.RequiresModelTemplate && Data.Templates.ModelPromptTemplate.FromTokenizer(tokenizer) is null)
+            throw new InvalidDataException($"{settingsPath}: the transformer was tuned with the model's own chat template, but '{directory}' has none (no 'chat_template' in tokenizer_config.json, no {Data.Templates.ChatTemplate.JinjaFileName}).");
         var files = NeftuneInstructionTuningEstimator.ReadTokenizerFiles(tokenizer);
         var model = HuggingFaceCheckpoint.Load(directory, new ModelLoadOptions { Device = settings.Device });
         try

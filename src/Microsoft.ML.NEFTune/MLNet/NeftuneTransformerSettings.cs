@@ -57,6 +57,14 @@ internal sealed record NeftuneTransformerSettings
         return IsModelTemplate ? Data.PromptTemplate.Resolve(PromptTemplate, tokenizer) : CreateNamedTemplate();
     }
 
+    /// <summary>
+    /// True when the settings file names the model's own chat template (<c>"prompt_template": "model"</c>): the
+    /// transformer was tuned with it, so a folder without one is an error. A file without the field takes the default,
+    /// <c>model</c>, which is Alpaca for a model without a chat template.
+    /// </summary>
+    [JsonIgnore]
+    public bool RequiresModelTemplate { get; private init; }
+
     private bool IsModelTemplate => PromptTemplateText is null && string.Equals(PromptTemplate?.Trim(), Data.Templates.ModelPromptTemplate.TemplateName, StringComparison.OrdinalIgnoreCase);
 
     private Data.PromptTemplate CreateNamedTemplate() =>
@@ -84,6 +92,9 @@ internal sealed record NeftuneTransformerSettings
                 throw new InvalidDataException($"{source}: NEFTune settings format {version} is newer than this library reads (1 to {CurrentFormatVersion}); update Microsoft.ML.NEFTune.");
             if (version < 2) NestFormat1Generation(root);
             settings = root.Deserialize<NeftuneTransformerSettings>(Json);
+            if (settings is not null && root["prompt_template"] is JsonValue named && named.TryGetValue<string>(out var name)
+                && string.Equals(name.Trim(), Data.Templates.ModelPromptTemplate.TemplateName, StringComparison.OrdinalIgnoreCase) && settings.PromptTemplateText is null)
+                settings = settings with { RequiresModelTemplate = true };
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {

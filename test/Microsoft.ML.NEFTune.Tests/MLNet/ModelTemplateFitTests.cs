@@ -143,6 +143,19 @@ public sealed class ModelTemplateFitTests : IClassFixture<TemplatedModelFit>
     }
 
     [Fact]
+    public void ASavedModelWhoseChatTemplateIsMissingIsRefusedByName()
+    {
+        string folder = f["without-template"];
+        f.Tuned.SaveModel(folder);
+        File.Delete(Path.Combine(folder, ChatTemplate.JinjaFileName));
+
+        var error = Assert.Throws<InvalidDataException>(() => NeftuneModel.LoadTransformer(f.Context, folder));
+
+        Assert.Contains("the model's own chat template", error.Message);
+        Assert.Contains(ChatTemplate.JinjaFileName, error.Message);
+    }
+
+    [Fact]
     public async Task AReloadedChatClientStopsAtTheGenerationConfigsEos()
     {
         // A model that writes <|extra_eos|>, an EOS only generation_config.json names, at every step.
