@@ -50,6 +50,14 @@ public sealed class Int8Linear : QuantizedLinear
 
     public override Tensor Dequantize(ScalarType dtype = ScalarType.Float32)
     {
+        if (CpuDequantization.Applies(weight.device, dtype))
+            return CpuDequantization.Int8(weight, weight_scale, OutFeatures, InFeatures, dtype);
+        return DequantizeByTensorOperations(dtype);
+    }
+
+    /// <summary>The reconstruction through tensor operations (any device; on the CPU <see cref="CpuDequantization"/> gives the same bits).</summary>
+    internal Tensor DequantizeByTensorOperations(ScalarType dtype)
+    {
         using var scope = NewDisposeScope();
         return weight.to_type(ScalarType.Float32).mul_(weight_scale.unsqueeze(1)).to_type(dtype).MoveToOuterDisposeScope();
     }

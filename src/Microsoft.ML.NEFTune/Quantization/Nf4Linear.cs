@@ -89,6 +89,14 @@ public sealed class Nf4Linear : QuantizedLinear
 
     public override Tensor Dequantize(ScalarType dtype = ScalarType.Float32)
     {
+        if (CpuDequantization.Applies(weight.device, dtype))
+            return CpuDequantization.Nf4(weight, weight_absmax, CodeBook, BlockSize, OutFeatures, InFeatures, dtype);
+        return DequantizeByTensorOperations(dtype);
+    }
+
+    /// <summary>The reconstruction through tensor operations (any device; on the CPU <see cref="CpuDequantization"/> gives the same bits).</summary>
+    internal Tensor DequantizeByTensorOperations(ScalarType dtype)
+    {
         using var scope = NewDisposeScope();
         var pairs = PairTableOn(weight.device).index_select(0, weight.to_type(ScalarType.Int32));   // (blocks·32, 2): a byte's two values
         var values = pairs.view(-1, BlockSize);                                                     // (blocks, 64)
