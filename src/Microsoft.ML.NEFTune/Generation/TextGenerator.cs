@@ -79,7 +79,9 @@ public sealed class TextGenerator
             seen.scatter_(1, tokens.narrow(1, 0, P), ones(B, P, ScalarType.Bool, device));
             using var cache = options.UseCache ? new KVCache(model.Config, B, P + N, model.Model.EmbeddingWeight.dtype, device) : null;
             using var generator = new Generator((ulong)options.Seed, device);
-            using var headTransposed = model.HeadWeight.detach().t().contiguous();           // (C, V)
+            var head = model.HeadWeight;                                                    // (V, C)
+            bool rowKernel = B == 1 && head.dtype == ScalarType.BFloat16 && head.device_type == TorchSharp.DeviceType.CPU && SingleRowProduct.Accelerated;
+            using var headTransposed = rowKernel ? null : head.detach().t().contiguous();    // (C, V); the bfloat16 row kernel reads (V, C) as it is
             for (int step = 0; step < N && !finished.All(f => f); step++)
             {
                 cancellationToken.ThrowIfCancellationRequested();

@@ -33,9 +33,9 @@ public sealed class LlamaAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long B = x.shape[0], T = x.shape[1];
-        var q = q_proj.call(x).view(B, T, nh, hs).transpose(1, 2);       // (B, nh, T, hs)
-        var k = k_proj.call(x).view(B, T, nkv, hs).transpose(1, 2);      // (B, nkv, T, hs)
-        var v = v_proj.call(x).view(B, T, nkv, hs).transpose(1, 2);      // (B, nkv, T, hs)
+        var q = SingleRowProduct.Project(q_proj, x).view(B, T, nh, hs).transpose(1, 2);       // (B, nh, T, hs)
+        var k = SingleRowProduct.Project(k_proj, x).view(B, T, nkv, hs).transpose(1, 2);      // (B, nkv, T, hs)
+        var v = SingleRowProduct.Project(v_proj, x).view(B, T, nkv, hs).transpose(1, 2);      // (B, nkv, T, hs)
         q = LlamaRotaryEmbedding.Apply(q, cos, sin);
         k = LlamaRotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Append(layer, k, v);        // (B, nkv, S, hs)
@@ -48,6 +48,6 @@ public sealed class LlamaAttention : nn.Module
             ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
             : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);   // (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, nh * hs);           // (B, T, C)
-        return o_proj.call(y).MoveToOuterDisposeScope();
+        return SingleRowProduct.Project(o_proj, y).MoveToOuterDisposeScope();
     }
 }

@@ -48,7 +48,9 @@ public sealed class LlamaForCausalLM : nn.Module
         return Head(h);
     }
 
-    private Tensor Head(Tensor h) => lm_head is null ? nn.functional.linear(h, model.EmbeddingWeight) : lm_head.call(h);
+    private Tensor Head(Tensor h) => lm_head is not null ? SingleRowProduct.Project(lm_head, h)
+        : SingleRowProduct.Applies(h, model.EmbeddingWeight) ? SingleRowProduct.Linear(h, model.EmbeddingWeight, null)
+        : nn.functional.linear(h, model.EmbeddingWeight);
 
     /// <summary>The (V, C) output head weight: <c>lm_head.weight</c>, or the embedding matrix when tied.</summary>
     public Tensor HeadWeight => lm_head?.weight ?? model.EmbeddingWeight;
@@ -62,7 +64,7 @@ public sealed class LlamaForCausalLM : nn.Module
     {
         using var h = model.forward(inputIds, sequenceIds, cache);                        // (B, T, C)
         using var last = h.select(1, -1);                                                 // (B, C)
-        return headTransposed is null ? Head(last) : last.matmul(headTransposed);         // (B, V)
+        return headTransposed is null || SingleRowProduct.Applies(last, HeadWeight) ? Head(last) : last.matmul(headTransposed);   // (B, V)
     }
 
     /// <summary>

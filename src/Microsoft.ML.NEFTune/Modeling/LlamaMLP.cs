@@ -21,10 +21,10 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var gate = gate_proj.call(x);          // (B, T, I)
+        using var gate = SingleRowProduct.Project(gate_proj, x);          // (B, T, I)
         using var act = nn.functional.silu(gate);
-        using var up = up_proj.call(x);              // (B, T, I)
+        using var up = SingleRowProduct.Project(up_proj, x);              // (B, T, I)
         using var h = act * up;
-        return down_proj.call(h);                    // (B, T, C)
+        return SingleRowProduct.Project(down_proj, h);                    // (B, T, C)
     }
 }
