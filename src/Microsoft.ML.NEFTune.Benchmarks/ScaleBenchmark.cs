@@ -31,6 +31,8 @@ public sealed record ScaleBenchmarkResult
     public int QloraTokensPerStep { get; init; }
     public double QloraStepSeconds { get; init; }
     public double QloraCheckpointedStepSeconds { get; init; }
+    /// <summary>The plain QLoRA step with <see cref="TrainingOptions.BFloat16"/> (bfloat16 products over the NF4 base); 0 where the CPU has no fast bfloat16.</summary>
+    public double QloraBf16StepSeconds { get; init; }
     public double QloraTokensPerSecond => QloraTokensPerStep / QloraStepSeconds;
     /// <summary>4 · parameters · tokens/s (forward plus the input-gradient half of backward through the frozen base) ÷ the fp32 ceiling.</summary>
     public double QloraMfu => 4.0 * Parameters * QloraTokensPerSecond / (Fp32Gflops * 1e9);
@@ -64,6 +66,9 @@ public sealed record ScaleBenchmarkResult
         ["qlora_peak_rss_mb"] = R(QloraPeakRssMb, 1),
         ["qlora_stored_mb"] = R(QloraStoredMb, 1),
         ["checkpointing_step_ratio"] = R(CheckpointingStepRatio, 3),
+        ["qlora_bf16_step_s"] = QloraBf16StepSeconds > 0 ? R(QloraBf16StepSeconds, 3) : null,
+        ["qlora_bf16_tokens_per_s"] = QloraBf16StepSeconds > 0 ? R(QloraTokensPerStep / QloraBf16StepSeconds, 2) : null,
+        ["qlora_bf16_speedup"] = QloraBf16StepSeconds > 0 ? R(QloraStepSeconds / QloraBf16StepSeconds, 3) : null,
         ["elapsed_s"] = R(ElapsedSeconds, 1),
     };
 
@@ -126,7 +131,7 @@ public static class ScaleBenchmark
         Collect();
         ProcessMemory.TryResetPeak();
         const int tokens = 256;
-        double qloraPeak, stored, checkpointed, plain;
+        double qloraPeak, stored, checkpointed, plain, bf16 = 0;
         using (var model = HuggingFaceCheckpoint.Load(directory, new ModelLoadOptions { DType = ModelLoadOptions.StoredDType(directory) }))
         {
             var random = new Random(unchecked((int)seed));
@@ -147,6 +152,11 @@ public static class ScaleBenchmark
             log($"QLoRA peak RSS {qloraPeak / 1e6:F0} MB (model tensors {stored / 1e6:F0} MB)");
             ceilings.Sample(1);
             plain = StepSeconds(model, examples, options with { GradientCheckpointing = false }, log, "QLoRA");
+            if (CpuFeatures.FastBFloat16)
+            {
+                ceilings.Sample(1);
+                bf16 = StepSeconds(model, examples, options with { GradientCheckpointing = false, BFloat16 = true }, log, "QLoRA, bfloat16 compute");
+            }
         }
         ceilings.Sample(1);
         return new ScaleBenchmarkResult
@@ -155,7 +165,7 @@ public static class ScaleBenchmark
             LoadDType = dtype.ToString(), LoadSeconds = loadSeconds, LoadPeakRssMb = loadPeak / 1e6, LoadModelMb = modelBytes / 1e6,
             Fp32Gflops = Statistics.Median(ceilings.Fp32Gflops), CopyGbps = Statistics.Median(ceilings.CopyGbps),
             DecodeTokensPerSecond = decode, DecodeBytesPerToken = bytesPerToken,
-            QloraTokensPerStep = tokens, QloraStepSeconds = plain, QloraCheckpointedStepSeconds = checkpointed,
+            QloraTokensPerStep = tokens, QloraStepSeconds = plain, QloraCheckpointedStepSeconds = checkpointed, QloraBf16StepSeconds = bf16,
             QloraPeakRssMb = qloraPeak / 1e6, QloraStoredMb = stored / 1e6, ElapsedSeconds = total.Elapsed.TotalSeconds,
         };
     }
