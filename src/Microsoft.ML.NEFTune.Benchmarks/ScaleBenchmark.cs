@@ -73,6 +73,23 @@ public sealed record ScaleBenchmarkResult
     };
 
     private static double R(double value, int digits) => double.IsFinite(value) ? Math.Round(value, digits) : 0;
+
+    /// <summary>The figures from <see cref="ToJson"/> (a <c>scale_1b</c> object written by another process).</summary>
+    public static ScaleBenchmarkResult FromJson(JsonObject json)
+    {
+        double D(string key) => json[key]?.GetValue<double>() ?? 0;
+        return new ScaleBenchmarkResult
+        {
+            Shape = (string?)json["shape"] ?? "", Directory = (string?)json["directory"] ?? "", Parameters = (long)D("params"),
+            FileBytes = (long)D("file_bytes"), Generated = (bool?)json["generated_now"] ?? false, LoadDType = (string?)json["load_dtype"] ?? "",
+            LoadSeconds = D("load_seconds"), LoadPeakRssMb = D("load_peak_rss_mb"), LoadModelMb = D("load_model_mb"),
+            Fp32Gflops = D("matmul_fp32_gflops"), CopyGbps = D("copy_gbps"), DecodeTokensPerSecond = D("decode_tokens_per_s"),
+            DecodeBytesPerToken = (long)D("decode_weight_bytes_per_token"), QloraTokensPerStep = (int)D("qlora_tokens_per_step"),
+            QloraStepSeconds = D("qlora_step_s"), QloraCheckpointedStepSeconds = D("qlora_checkpointed_step_s"),
+            QloraBf16StepSeconds = D("qlora_bf16_step_s"), QloraPeakRssMb = D("qlora_peak_rss_mb"), QloraStoredMb = D("qlora_stored_mb"),
+            ElapsedSeconds = D("elapsed_s"),
+        };
+    }
 }
 
 /// <summary>
@@ -83,6 +100,31 @@ public sealed record ScaleBenchmarkResult
 /// </summary>
 public static class ScaleBenchmark
 {
+    /// <summary>
+    /// Runs the section in a child process (<c>neftune bench --scale 1b --scale-only --json</c>, the same executable), so
+    /// that its load and QLoRA peaks start from a fresh process as a user's <c>generate</c> or <c>train</c> does, and the
+    /// heap the other sections kept (freed native memory stays in the heap once training has run) is not counted.
+    /// </summary>
+    /// <param name="arguments">Further arguments for the child (threads, Python, checkpoint directory).</param>
+    /// <param name="log">Receives the child's progress lines; null discards them.</param>
+    public static ScaleBenchmarkResult RunInChildProcess(IEnumerable<string> arguments, Action<string>? log)
+    {
+        var host = Environment.ProcessPath ?? throw new InvalidOperationException("the path of this process is unknown");
+        var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+            info.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()?.Location ?? throw new InvalidOperationException("the entry assembly is unknown"));
+        foreach (var a in new[] { "bench", "--scale", "1b", "--scale-only", "--json" }.Concat(arguments)) info.ArgumentList.Add(a);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {host}");
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log?.Invoke(e.Data); };
+        process.BeginErrorReadLine();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"the 1B section failed in its process (exit {process.ExitCode})");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(output.Trim().Split('\n').Last())?["scale_1b"] as JsonObject
+            ?? throw new InvalidOperationException("the 1B section's process wrote no scale_1b object");
+        return ScaleBenchmarkResult.FromJson(json);
+    }
+
     /// <summary>Where the checkpoint is kept by default: <c>$TMPDIR/neftune-scale/tinyllama-1.1b</c>.</summary>
     public static string DefaultDirectory => Path.Combine(Path.GetTempPath(), "neftune-scale", "tinyllama-1.1b");
 

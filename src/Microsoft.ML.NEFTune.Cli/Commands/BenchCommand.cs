@@ -110,7 +110,15 @@ public static class BenchCommand
                 return ExitCodes.Success;
             }
             var report = BenchmarkRunner.Run(options, log);
-            if (runScale) report = report with { Scale1B = ScaleBenchmark.Run(r.GetValue(scaleDir), options.Pythons, options.Seed, log) };
+            if (runScale)
+            {
+                var childArguments = new List<string>();
+                if (options.Threads is int t) childArguments.AddRange(new[] { "--threads", t.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                if (r.GetValue(python) is string py) childArguments.AddRange(new[] { "--python", py });
+                if (r.GetValue(scaleDir) is string dir) childArguments.AddRange(new[] { "--scale-dir", dir });
+                log?.Invoke("1B section (in a process of its own) ...");
+                report = report with { Scale1B = ScaleBenchmark.RunInChildProcess(childArguments, log) };
+            }
             if (asJson) context.Out.WriteLine(report.ToJson().ToJsonString());
             else
             {

@@ -20,6 +20,7 @@ public static class HuggingFaceCheckpoint
         options ??= ModelLoadOptions.Default;
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model directory not found: {directory}");
         var config = LlamaConfig.Load(Path.Combine(directory, "config.json"));
+        config.GenerationConfig = ReadGenerationConfig(directory);
         var files = SafetensorsFiles(directory);
         var entries = new Dictionary<string, (SafetensorsFile File, string Key)>();   // by the model's parameter name
         foreach (var file in files)
@@ -72,9 +73,27 @@ public static class HuggingFaceCheckpoint
         throw new ModelFormatException(directory, "no model.safetensors or model.safetensors.index.json found");
     }
 
+    /// <summary><c>generation_config.json</c> of a checkpoint folder, or null when it has none.</summary>
+    private static JsonObject? ReadGenerationConfig(string directory)
+    {
+        var path = Path.Combine(directory, "generation_config.json");
+        if (!File.Exists(path)) return null;
+        try { return StrictJson.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ModelFormatException(path, "not a JSON object"); }
+        catch (JsonException e) { throw new ModelFormatException(path, $"invalid JSON: {e.Message}"); }
+    }
+
+    /// <summary>The generation config <c>transformers</c> derives from a model config that comes without one.</summary>
+    private static JsonObject DerivedGenerationConfig(LlamaConfig config)
+    {
+        var generation = new JsonObject { ["_from_model_config"] = true };
+        if (config.BosTokenId is int bos) generation["bos_token_id"] = bos;
+        generation["eos_token_id"] = config.EosTokenIds.Count == 1 ? JsonValue.Create(config.EosTokenIds[0]) : new JsonArray(config.EosTokenIds.Select(i => (JsonNode)i).ToArray());
+        return generation;
+    }
+
     /// <summary>
     /// Saves the model (float32 or its current dtype) in its family's layout (Phi-3's projections fused again), its
-    /// config, a generation config and the tokenizer files found in <paramref name="tokenizerDirectory"/>. Each file is
+    /// config, its generation config (the checkpoint's own when it had one, see <see cref="LlamaConfig.GenerationConfig"/>) and the tokenizer files found in <paramref name="tokenizerDirectory"/>. Each file is
     /// written atomically.
     /// </summary>
     public static void Save(LlamaForCausalLM model, string directory, string? tokenizerDirectory = null)
@@ -86,9 +105,7 @@ public static class HuggingFaceCheckpoint
         var config = model.Config.Clone();
         config.TorchDtype = tensors[0].Value.dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
         SafetensorsFile.Save(Path.Combine(directory, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-        var generation = new JsonObject { ["_from_model_config"] = true };
-        if (config.BosTokenId is int bos) generation["bos_token_id"] = bos;
-        generation["eos_token_id"] = config.EosTokenIds.Count == 1 ? JsonValue.Create(config.EosTokenIds[0]) : new JsonArray(config.EosTokenIds.Select(i => (JsonNode)i).ToArray());
+        var generation = config.GenerationConfig ?? DerivedGenerationConfig(config);
         AtomicFile.WriteAllText(Path.Combine(directory, "generation_config.json"), generation.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (tokenizerDirectory is not null && Path.GetFullPath(tokenizerDirectory) != Path.GetFullPath(directory))
             foreach (var file in TokenizerFiles)

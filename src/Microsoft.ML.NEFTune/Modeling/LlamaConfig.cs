@@ -57,6 +57,13 @@ public sealed class LlamaConfig
 
     public int KeyValueDim => NumKeyValueHeads * HeadDim;
 
+    /// <summary>
+    /// The checkpoint's <c>generation_config.json</c> as read (end-of-sequence ids, sampling defaults), written back
+    /// unchanged when the model is saved, as <c>save_pretrained</c> writes the generation config it loaded; null when the
+    /// checkpoint has none (a save then derives one from the token ids above).
+    /// </summary>
+    public JsonObject? GenerationConfig { get; set; }
+
     /// <summary>The OPT-only fields when <see cref="ModelType"/> is <c>opt</c>, else null.</summary>
     public OptSettings? Opt { get; set; }
 
@@ -258,5 +265,10 @@ public sealed class LlamaConfig
         return json;
     }
 
-    public LlamaConfig Clone() => FromJson((JsonObject)JsonNode.Parse(ToJson().ToJsonString())!);
+    public LlamaConfig Clone()
+    {
+        var clone = FromJson((JsonObject)JsonNode.Parse(ToJson().ToJsonString())!);
+        clone.GenerationConfig = (JsonObject?)GenerationConfig?.DeepClone();
+        return clone;
+    }
 }

@@ -27,6 +27,20 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void TheScaleSectionsFiguresSurviveTheTripFromItsOwnProcess()
+    {
+        var written = new Microsoft.ML.NEFTune.Benchmarks.ScaleBenchmarkResult
+        {
+            Shape = "TinyLlama-1.1B", Directory = "/tmp/x", Parameters = 1_100_048_384, FileBytes = 2_200_119_648, LoadDType = "BFloat16",
+            LoadSeconds = 11.9, LoadPeakRssMb = 2705.5, LoadModelMb = 2200.1, Fp32Gflops = 157.7, CopyGbps = 40.33, DecodeTokensPerSecond = 11.91,
+            DecodeBytesPerToken = 2_069_024_768, QloraTokensPerStep = 256, QloraStepSeconds = 11.85, QloraCheckpointedStepSeconds = 15.05,
+            QloraBf16StepSeconds = 4.637, QloraPeakRssMb = 3303.3, QloraStoredMb = 1078.7, ElapsedSeconds = 200.4,
+        }.ToJson();
+        var read = Microsoft.ML.NEFTune.Benchmarks.ScaleBenchmarkResult.FromJson((JsonObject)JsonNode.Parse(written.ToJsonString())!);
+        Assert.Equal(written.ToJsonString(), read.ToJson().ToJsonString());
+    }
+
+    [Fact]
     public void QuickJsonRunReportsEveryRequiredFigureConsistently()
     {
         var result = CliRunner.Run("bench", "--quick", "--json", "--vs-pytorch", "--python", "/nonexistent/python3");

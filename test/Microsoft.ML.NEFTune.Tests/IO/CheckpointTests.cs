@@ -29,6 +29,31 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void TheCheckpointsGenerationConfigIsSavedBackUnchanged()
+    {
+        using var first = new TempDirectory();
+        using var second = new TempDirectory();
+        using (var model = Llama2cCheckpoint.Load(Fixtures.StoriesBin)) HuggingFaceCheckpoint.Save(model, first.Path);
+        var derived = JsonNode.Parse(File.ReadAllText(first["generation_config.json"]))!;
+        Assert.Equal(2, (int)derived["eos_token_id"]!);                             // from config.json when the source has none
+        // Llama 3 Instruct style: several end-of-sequence ids and sampling defaults that config.json does not carry.
+        const string generation = """{"bos_token_id": 1, "do_sample": true, "eos_token_id": [2, 128009], "temperature": 0.6, "top_p": 0.9}""";
+        File.WriteAllText(first["generation_config.json"], generation);
+        using (var model = HuggingFaceCheckpoint.Load(first.Path)) HuggingFaceCheckpoint.Save(model, second.Path);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(generation), JsonNode.Parse(File.ReadAllText(second["generation_config.json"]))));
+    }
+
+    [Fact]
+    public void InvalidGenerationConfigIsNamed()
+    {
+        using var dir = new TempDirectory();
+        using (var model = Llama2cCheckpoint.Load(Fixtures.StoriesBin)) HuggingFaceCheckpoint.Save(model, dir.Path);
+        File.WriteAllText(dir["generation_config.json"], "{ \"eos_token_id\": ");
+        var e = Assert.Throws<ModelFormatException>(() => HuggingFaceCheckpoint.Load(dir.Path));
+        Assert.Contains("generation_config.json", e.Message);
+    }
+
+    [Fact]
     public void SavedSafetensorsMatchTheFixtureConvertersKeysAndBytes()
     {
         // The HF fixture was converted independently from the llama2.c file; our llama2.c loader + saver must agree with it.
