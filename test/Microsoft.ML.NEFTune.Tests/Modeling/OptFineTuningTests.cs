@@ -73,6 +73,40 @@ public sealed class OptFineTuningTests : IDisposable
         Assert.Contains("base_model.model.model.decoder.layers.1.self_attn.out_proj.lora_B.weight", weights.Entries.Keys);
     }
 
+    // Both layouts of real OPT checkpoints: model.decoder.* with a tied lm_head copy, and decoder.* with project_in/out.
+    [Theory]
+    [InlineData("pre-ln")]
+    [InlineData("post-ln-project")]
+    public void LoraOnOptSavesAMergedModelAndAnAdapterThatReloadWithTheTrainedFunction(string reference)
+    {
+        using var dir = new TempDirectory();
+        var source = OptReferenceTests.CaseDirectory(reference);
+        using var m = HuggingFaceCheckpoint.Load(source);
+        var ids = new long[] { 2, 7, 19, 4, 33, 12, 40, 5 };
+        Tensor Logits(LlamaForCausalLM x) { using var _ = no_grad(); x.eval(); return x.forward(tensor(ids).unsqueeze(0)); }
+        using var before = Logits(m);
+        var options = new Microsoft.ML.NEFTune.Training.TrainingOptions
+        {
+            LearningRate = 1e-2, BatchSize = 4, Epochs = 1, NoiseOffTrainSampleSize = 4, Seed = 5, OutputDirectory = dir.Path,
+            Noise = new NeftuneOptions { Alpha = 5 }, Lora = new LoraOptions { Rank = 4, TargetModules = LoraOptions.AllProjections },
+        };
+        using (var trainer = new Microsoft.ML.NEFTune.Training.NeftuneTrainer(m, TinyModels.PatternExamples(8, seed: 3, vocab: m.Config.VocabSize), null, options)) trainer.Train();
+        using var after = Logits(m);
+        Assert.True(after.sub(before).abs().max().item<float>() > 1e-3, "training did not change the model");
+
+        var saved = dir["merged"];
+        var keys = SafetensorsFile.Open(Path.Combine(source, "model.safetensors")).Entries.Keys
+            .Where(k => k != "lm_head.weight").Select(k => k.StartsWith("model.") ? k : "model." + k).Order();      // saved as model.decoder.*, without the tied head
+        Assert.Equal(keys, SafetensorsFile.Open(Path.Combine(saved, "model.safetensors")).Entries.Keys.Order());
+        using var reloaded = HuggingFaceCheckpoint.Load(saved);
+        using var mergedLogits = Logits(reloaded);
+        Assert.InRange(mergedLogits.sub(after).abs().max().item<float>(), 0, 1e-4);    // W + BA rounded once to float32
+        using var onBase = HuggingFaceCheckpoint.Load(source);
+        LoraApi.LoadAdapter(onBase, dir.Path);
+        using var adapterLogits = Logits(onBase);
+        Assert.True(adapterLogits.eq(after).all().item<bool>(), "the reloaded adapter gives other logits");
+    }
+
     [Fact]
     public void LoraOnOptRefusesATargetItDoesNotHave()
     {
