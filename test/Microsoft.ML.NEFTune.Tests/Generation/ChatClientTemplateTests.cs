@@ -31,6 +31,28 @@ public sealed class TemplatedChatModel : IDisposable
         Model.InitializeWeights(5);
     }
 
+    /// <summary>
+    /// A model of <see cref="Config"/>'s shape whose greedy choice is <paramref name="token"/> at every step: the layers add
+    /// nothing, every embedding has +1 in dimension 0, the final norm keeps only that dimension and the head reads it
+    /// into <paramref name="token"/> alone.
+    /// </summary>
+    public static LlamaForCausalLM AlwaysWriting(int token)
+    {
+        var model = new LlamaForCausalLM(Config);
+        model.InitializeWeights(6);
+        using (no_grad())
+        {
+            foreach (var (name, parameter) in model.named_parameters())
+            {
+                if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)) parameter.zero_();
+                if (name == "model.embed_tokens.weight") parameter.select(1, 0).fill_(1.0);
+                if (name == "model.norm.weight") { parameter.zero_(); parameter[0] = 1.0f; }
+                if (name == "lm_head.weight") { parameter.zero_(); parameter[token, 0] = 10.0f; }
+            }
+        }
+        return model;
+    }
+
     /// <summary>The model's shape: 272 ids (the tokenizer's), the config's EOS <c>&lt;|endoftext|&gt;</c> only.</summary>
     public static LlamaConfig Config => new()
     {
@@ -145,20 +167,7 @@ public sealed class ChatClientTemplateTests : IClassFixture<TemplatedChatModel>
     [Fact]
     public async Task AModelThatWritesTheEndOfTurnTokenStopsThere()
     {
-        using var model = new LlamaForCausalLM(fixture.Model.Config);
-        model.InitializeWeights(6);
-        using (no_grad())
-        {
-            // Layers add nothing, every embedding has +1 in dimension 0, the final norm keeps only that dimension and the
-            // head reads it into <|im_end|> alone: greedy decoding picks <|im_end|> at every step.
-            foreach (var (name, parameter) in model.named_parameters())
-            {
-                if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)) parameter.zero_();
-                if (name == "model.embed_tokens.weight") parameter.select(1, 0).fill_(1.0);
-                if (name == "model.norm.weight") { parameter.zero_(); parameter[0] = 1.0f; }
-                if (name == "lm_head.weight") { parameter.zero_(); parameter[TemplatedChatModel.ImEnd, 0] = 10.0f; }
-            }
-        }
+        using var model = TemplatedChatModel.AlwaysWriting(TemplatedChatModel.ImEnd);   // greedy decoding picks <|im_end|> at every step
         using var client = new NeftuneChatClient(model, fixture.Tokenizer);
 
         var response = await client.GetResponseAsync(Conversation("single-user"), new ChatOptions { MaxOutputTokens = 8 });

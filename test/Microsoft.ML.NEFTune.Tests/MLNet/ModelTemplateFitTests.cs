@@ -160,21 +160,8 @@ public sealed class ModelTemplateFitTests : IClassFixture<TemplatedModelFit>
     {
         // A model that writes <|extra_eos|>, an EOS only generation_config.json names, at every step.
         string folder = f["extra-eos"];
-        using (var model = new LlamaForCausalLM(TemplatedChatModel.Config))
-        {
-            model.InitializeWeights(6);
-            using (no_grad())
-            {
-                foreach (var (name, parameter) in model.named_parameters())
-                {
-                    if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)) parameter.zero_();
-                    if (name == "model.embed_tokens.weight") parameter.select(1, 0).fill_(1.0);
-                    if (name == "model.norm.weight") { parameter.zero_(); parameter[0] = 1.0f; }
-                    if (name == "lm_head.weight") { parameter.zero_(); parameter[TemplatedChatModel.ExtraEos, 0] = 10.0f; }
-                }
-            }
+        using (var model = TemplatedChatModel.AlwaysWriting(TemplatedChatModel.ExtraEos))
             HuggingFaceCheckpoint.Save(model, folder);
-        }
         TemplatedChatModel.WriteTokenizerFolder(folder);
         string path = f["extra-eos.zip"];
         using (var transformer = NeftuneModel.LoadTransformer(f.Context, folder))
