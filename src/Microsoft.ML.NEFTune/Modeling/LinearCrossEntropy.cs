@@ -13,8 +13,12 @@ namespace Microsoft.ML.NEFTune.Modeling;
 /// </summary>
 public static class LinearCrossEntropy
 {
-    /// <summary>Logits per chunk (2²², 16 MB in float32).</summary>
-    public const long LogitsPerChunk = 1L << 22;
+    /// <summary>
+    /// Logits per chunk (2²⁴, 64 MB in float32: 524 rows of a 32000 vocabulary). Thinner chunks make thinner products:
+    /// on a 2-core Zen 5 VM the stories15M head and loss (2048 × 288 by 32000, forward and backward) took 958–962 ms
+    /// with 2²² logits per chunk against 804–853 ms with 2²⁴.
+    /// </summary>
+    public const long LogitsPerChunk = 1L << 24;
 
     /// <param name="hidden">(N, C) hidden states of the labelled positions.</param>
     /// <param name="weight">(V, C) head weight (the embedding matrix when tied).</param>
