@@ -80,7 +80,7 @@ public sealed class TextGenerator
             using var cache = options.UseCache ? new KVCache(model.Config, B, P + N, model.Model.EmbeddingWeight.dtype, device) : null;
             using var generator = new Generator((ulong)options.Seed, device);
             var head = model.HeadWeight;                                                    // (V, C)
-            bool rowKernel = B == 1 && head.dtype == ScalarType.BFloat16 && head.device_type == TorchSharp.DeviceType.CPU && SingleRowProduct.Accelerated;
+            bool rowKernel = B == 1 && SingleRowProduct.Streams(head);
             using var headTransposed = rowKernel ? null : head.detach().t().contiguous();    // (C, V); the bfloat16 row kernel reads (V, C) as it is
             for (int step = 0; step < N && !finished.All(f => f); step++)
             {

@@ -64,7 +64,7 @@ public sealed class LlamaForCausalLM : nn.Module
     {
         using var h = model.forward(inputIds, sequenceIds, cache);                        // (B, T, C)
         using var last = h.select(1, -1);                                                 // (B, C)
-        return headTransposed is null || SingleRowProduct.Applies(last, HeadWeight) ? Head(last) : last.matmul(headTransposed);   // (B, V)
+        return headTransposed is null ? Head(last) : last.matmul(headTransposed);         // (B, V)
     }
 
     /// <summary>

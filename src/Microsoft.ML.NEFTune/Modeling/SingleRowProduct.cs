@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,8 +10,8 @@ namespace Microsoft.ML.NEFTune.Modeling;
 /// <summary>
 /// <c>y = x · Wᵀ + b</c> for a single row of bfloat16 on the CPU: the shape of every product while decoding one
 /// sequence token by token, where each weight is read once per token and speed is bounded by memory bandwidth.
-/// libtorch 2.10's bfloat16 matrix-vector path streamed a 5632 × 2048 weight at 14–21 GB/s on a 2-core Zen 5 VM whose
-/// copy bandwidth is 36–50 GB/s; this kernel widens each bfloat16 weight to float32 in registers (a 16-bit shift) and
+/// libtorch 2.10's bfloat16 path for it streamed a 32000 × 2048 weight at 19–20 GB/s on a 2-core Zen 5 VM whose
+/// copy bandwidth is 51–67 GB/s (this kernel: 35–42 GB/s); it widens each bfloat16 weight to float32 in registers (a 16-bit shift) and
 /// accumulates in float32 with fused multiply-adds, reading each row as one sequential stream (four interleaved rows
 /// streamed 20–30% slower in the decoding loop), one range of rows per torch thread. Compiled fully optimized from the
 /// first call, so the first decoded tokens do not run unoptimized vector code.
@@ -29,11 +28,14 @@ internal static unsafe class SingleRowProduct
     /// input, weight and bias, CPU storage, contiguous, and no gradient to record.
     /// </summary>
     public static bool Applies(Tensor x, Tensor weight, Tensor? bias = null) =>
-        Accelerated && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
-        && x.dtype == ScalarType.BFloat16 && weight.dtype == ScalarType.BFloat16 && (bias is null || bias.dtype == ScalarType.BFloat16)
-        && weight.dim() == 2 && x.numel() == weight.shape[1] && x.is_contiguous() && weight.is_contiguous()
-        && weight.numel() * 2 <= int.MaxValue
+        x.dtype == ScalarType.BFloat16 && Streams(weight) && x.device_type == DeviceType.CPU && x.numel() == weight.shape[1] && x.is_contiguous()
+        && (bias is null || bias.dtype == ScalarType.BFloat16)
         && !(is_grad_enabled() && (x.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false)));
+
+    /// <summary>Whether the kernel can read <paramref name="weight"/> (out, in): bfloat16, contiguous, on the CPU, under 2 GiB.</summary>
+    public static bool Streams(Tensor weight) =>
+        Accelerated && weight.dtype == ScalarType.BFloat16 && weight.device_type == DeviceType.CPU && weight.dim() == 2
+        && weight.is_contiguous() && weight.numel() * 2 <= int.MaxValue;
 
     /// <summary>
     /// The projection of <paramref name="x"/> by <paramref name="projection"/>: through the kernel when it is a plain
@@ -52,16 +54,13 @@ internal static unsafe class SingleRowProduct
         var input = ArrayPool<float>.Shared.Rent((int)columns);
         try
         {
-            ushort* xs = Pointer(x);
-            for (long i = 0; i < columns; i++) input[i] = Widen(xs[i]);
+            ushort* xs = CpuKernel.Pointer<ushort>(x);
+            for (long i = 0; i < columns; i++) input[i] = CpuKernel.Widen(xs[i]);
             fixed (float* xp = input)
             {
-                var (w, b, y, v) = ((IntPtr)Pointer(weight), bias is null ? IntPtr.Zero : (IntPtr)Pointer(bias), (IntPtr)Pointer(result), (IntPtr)xp);
-                int workers = (int)Math.Clamp(Math.Min(get_num_threads(), rows / 64), 1, 64);
-                if (workers == 1) Rows((ushort*)w, (ushort*)b, (float*)v, (ushort*)y, 0, rows, columns);
-                else
-                    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers },
-                        k => Rows((ushort*)w, (ushort*)b, (float*)v, (ushort*)y, rows * k / workers, rows * (k + 1) / workers, columns));
+                var (w, b, y, v) = ((IntPtr)CpuKernel.Pointer<ushort>(weight), bias is null ? IntPtr.Zero : (IntPtr)CpuKernel.Pointer<ushort>(bias),
+                    (IntPtr)CpuKernel.Pointer<ushort>(result), (IntPtr)xp);
+                CpuKernel.ForRanges(rows, (r0, r1) => Rows((ushort*)w, (ushort*)b, (float*)v, (ushort*)y, r0, r1, columns));
             }
         }
         finally
@@ -112,22 +111,12 @@ internal static unsafe class SingleRowProduct
             }
             s = Vector256.Sum((a0 + a1) + (a2 + a3));
         }
-        for (; i < columns; i++) s += Widen(p[i]) * x[i];
+        for (; i < columns; i++) s += CpuKernel.Widen(p[i]) * x[i];
         return s;
     }
 
+    /// <summary>The float32 sum plus the bias, rounded to bfloat16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Widen(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
-
-    /// <summary>The float32 sum plus the bias, rounded to bfloat16 (nearest even; NaN stays NaN).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ushort Round(float sum, ushort* bias, long row)
-    {
-        if (bias != null) sum += Widen(bias[row]);
-        uint bits = BitConverter.SingleToUInt32Bits(sum);
-        if (float.IsNaN(sum)) return (ushort)((bits >> 16) | 0x40);
-        return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-    }
-
-    private static ushort* Pointer(Tensor t) => (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+    private static ushort Round(float sum, ushort* bias, long row) =>
+        CpuKernel.ToBFloat16(bias == null ? sum : sum + CpuKernel.Widen(bias[row]));
 }
