@@ -80,6 +80,7 @@ public sealed class TextGenerator
             using var cache = options.UseCache ? new KVCache(model.Config, B, P + N, model.Model.EmbeddingWeight.dtype, device) : null;
             using var generator = new Generator((ulong)options.Seed, device);
             var head = model.HeadWeight;                                                    // (V, C)
+            using var stepper = B == 1 && cache is not null ? SingleTokenDecoder.TryCreate(model, cache) : null;   // tokens after the prompt
             bool rowKernel = B == 1 && SingleRowProduct.Streams(head);
             using var headTransposed = rowKernel ? null : head.detach().t().contiguous();    // (C, V); the bfloat16 row kernel reads (V, C) as it is
             for (int step = 0; step < N && !finished.All(f => f); step++)
@@ -89,7 +90,8 @@ public sealed class TextGenerator
                 long length = P + step;
                 var input = cache is null || step == 0 ? tokens.narrow(1, 0, length) : tokens.narrow(1, length - 1, 1);
                 var seq = padded ? sequence.narrow(1, 0, length) : null;
-                var logits = model.NextTokenLogits(input, seq, cache, headTransposed).to_type(ScalarType.Float32);   // (B, V)
+                var logits = stepper is not null && step > 0 ? stepper.NextTokenLogits(outputs[0][^1])
+                    : model.NextTokenLogits(input, seq, cache, headTransposed).to_type(ScalarType.Float32);         // (B, V)
                 logits = LogitsProcessing.PenalizeRepeats(logits, seen, options.RepetitionPenalty);
                 var next = LogitsProcessing.Choose(logits, options, generator);                             // (B)
                 tokens.select(1, length).copy_(next);

@@ -32,11 +32,11 @@ internal static unsafe class CpuKernel
 
     /// <summary>
     /// Runs <paramref name="body"/> over [0, <paramref name="count"/>) cut into one range per torch thread, with at least
-    /// 64 items per range (on the calling thread alone when that leaves one range).
+    /// <paramref name="minimumPerRange"/> items per range (on the calling thread alone when that leaves one range).
     /// </summary>
-    public static void ForRanges(long count, Action<long, long> body)
+    public static void ForRanges(long count, Action<long, long> body, long minimumPerRange = 64)
     {
-        int workers = (int)Math.Clamp(Math.Min(get_num_threads(), count / 64), 1, 64);
+        int workers = (int)Math.Clamp(Math.Min(get_num_threads(), count / minimumPerRange), 1, 64);
         if (workers == 1) { body(0, count); return; }
         Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers },
             w => body(count * w / workers, count * (w + 1) / workers));

@@ -38,6 +38,9 @@ public sealed class KVCache : IDisposable
         return (keys[layer].narrow(2, 0, Length + t), values[layer].narrow(2, 0, Length + t));
     }
 
+    /// <summary>The (B, nkv, capacity, hs) key and value buffers of <paramref name="layer"/>, for kernels that write in place.</summary>
+    internal (Tensor Keys, Tensor Values) Buffers(int layer) => (keys[layer], values[layer]);
+
     /// <summary>Called by the model once all layers have appended <paramref name="t"/> positions.</summary>
     public void Advance(long t) => Length += t;
 

@@ -71,6 +71,31 @@ internal static unsafe class SingleRowProduct
         return result;
     }
 
+    /// <summary>
+    /// <c>y = [W₁; W₂; …] · x + [b₁; b₂; …]</c> in float32 for bfloat16 weights that share the input: the products of
+    /// q/k/v or gate/up in one dispatch over the torch threads, their outputs laid end to end in <paramref name="y"/>.
+    /// </summary>
+    public static void Products(StreamedWeight[] weights, float* x, float* y)
+    {
+        long total = 0;
+        foreach (var w in weights) total += w.Rows;
+        var (xs, ys) = ((IntPtr)x, (IntPtr)y);
+        CpuKernel.ForRanges(total, (r0, r1) =>
+        {
+            long offset = 0;
+            foreach (var w in weights)
+            {
+                for (long r = Math.Max(r0, offset), end = Math.Min(r1, offset + w.Rows); r < end; r++)
+                {
+                    long row = r - offset;
+                    float sum = Dot((ushort*)w.Weight + row * w.Columns, (float*)xs, w.Columns);
+                    ((float*)ys)[r] = w.Bias == IntPtr.Zero ? sum : sum + CpuKernel.Widen(((ushort*)w.Bias)[row]);
+                }
+                offset += w.Rows;
+            }
+        });
+    }
+
     /// <summary>Rows [r0, r1) of y = W·x (+ b), each row one sequential stream.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows(ushort* w, ushort* bias, float* x, ushort* y, long r0, long r1, long columns)
@@ -78,8 +103,9 @@ internal static unsafe class SingleRowProduct
         for (long r = r0; r < r1; r++) y[r] = Round(Dot(w + r * columns, x, columns), bias, r);
     }
 
+    /// <summary>Σᵢ widen(p[i]) · x[i] in float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Dot(ushort* p, float* x, long columns)
+    public static float Dot(ushort* p, float* x, long columns)
     {
         long i = 0;
         float s = 0;
@@ -120,3 +146,6 @@ internal static unsafe class SingleRowProduct
     private static ushort Round(float sum, ushort* bias, long row) =>
         CpuKernel.ToBFloat16(bias == null ? sum : sum + CpuKernel.Widen(bias[row]));
 }
+
+/// <summary>A (rows, columns) bfloat16 weight and its optional bias, both in CPU storage, as <see cref="SingleRowProduct.Products"/> reads them.</summary>
+internal readonly record struct StreamedWeight(IntPtr Weight, IntPtr Bias, long Rows, long Columns);
