@@ -72,7 +72,7 @@ internal static unsafe class SingleRowProduct
     }
 
     /// <summary>
-    /// <c>y = [W₁; W₂; …] · x + [b₁; b₂; …]</c> in float32 for bfloat16 weights that share the input: the products of
+    /// <c>y = [W₁; W₂; …] · x + [b₁; b₂; …]</c> in float32 for bfloat16 or float32 weights that share the input: the products of
     /// q/k/v or gate/up in one dispatch over the torch threads, their outputs laid end to end in <paramref name="y"/>.
     /// </summary>
     public static void Products(StreamedWeight[] weights, float* x, float* y)
@@ -88,8 +88,8 @@ internal static unsafe class SingleRowProduct
                 for (long r = Math.Max(r0, offset), end = Math.Min(r1, offset + w.Rows); r < end; r++)
                 {
                     long row = r - offset;
-                    float sum = Dot((ushort*)w.Weight + row * w.Columns, (float*)xs, w.Columns);
-                    ((float*)ys)[r] = w.Bias == IntPtr.Zero ? sum : sum + CpuKernel.Widen(((ushort*)w.Bias)[row]);
+                    float sum = w.Float32 ? Dot((float*)w.Weight + row * w.Columns, (float*)xs, w.Columns) : Dot((ushort*)w.Weight + row * w.Columns, (float*)xs, w.Columns);
+                    ((float*)ys)[r] = w.Bias == IntPtr.Zero ? sum : sum + (w.Float32 ? ((float*)w.Bias)[row] : CpuKernel.Widen(((ushort*)w.Bias)[row]));
                 }
                 offset += w.Rows;
             }
@@ -141,11 +141,45 @@ internal static unsafe class SingleRowProduct
         return s;
     }
 
+    /// <summary>Σᵢ p[i] · x[i] in float32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Dot(float* p, float* x, long columns)
+    {
+        long i = 0;
+        float s = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var (a0, a1, a2, a3) = (Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero);
+            for (; i + 64 <= columns; i += 64)
+            {
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + i), Vector512.Load(x + i), a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(p + i + 16), Vector512.Load(x + i + 16), a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(p + i + 32), Vector512.Load(x + i + 32), a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(p + i + 48), Vector512.Load(x + i + 48), a3);
+            }
+            s = Vector512.Sum((a0 + a1) + (a2 + a3));
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var (a0, a1, a2, a3) = (Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero);
+            for (; i + 32 <= columns; i += 32)
+            {
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i), Vector256.Load(x + i), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i + 8), Vector256.Load(x + i + 8), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i + 16), Vector256.Load(x + i + 16), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i + 24), Vector256.Load(x + i + 24), a3);
+            }
+            s = Vector256.Sum((a0 + a1) + (a2 + a3));
+        }
+        for (; i < columns; i++) s += p[i] * x[i];
+        return s;
+    }
+
     /// <summary>The float32 sum plus the bias, rounded to bfloat16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ushort Round(float sum, ushort* bias, long row) =>
         CpuKernel.ToBFloat16(bias == null ? sum : sum + CpuKernel.Widen(bias[row]));
 }
 
-/// <summary>A (rows, columns) bfloat16 weight and its optional bias, both in CPU storage, as <see cref="SingleRowProduct.Products"/> reads them.</summary>
-internal readonly record struct StreamedWeight(IntPtr Weight, IntPtr Bias, long Rows, long Columns);
+/// <summary>A (rows, columns) bfloat16 (or float32) weight and its optional bias, both in CPU storage, as <see cref="SingleRowProduct.Products"/> reads them.</summary>
+internal readonly record struct StreamedWeight(IntPtr Weight, IntPtr Bias, long Rows, long Columns, bool Float32);

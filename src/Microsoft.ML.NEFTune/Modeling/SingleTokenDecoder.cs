@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.NEFTune.Modeling;
 
 /// <summary>
-/// One decoding step of a bfloat16 Llama-family model (<see cref="LlamaModel"/>) for a single sequence on the CPU,
+/// One decoding step of a bfloat16 or float32 Llama-family model (<see cref="LlamaModel"/>) for a single sequence on the CPU,
 /// written out in managed code as llama2.c's <c>run.c</c> writes it: the equations of <see cref="LlamaDecoderLayer"/>,
 /// <see cref="LlamaAttention"/> and <see cref="LlamaMLP"/> over one token, the activations in float32, every weight
 /// streamed once by <see cref="SingleRowProduct"/>, and keys and values written into the same <see cref="KVCache"/>
@@ -16,7 +16,7 @@ namespace Microsoft.ML.NEFTune.Modeling;
 /// product dispatches (q/k/v, o, gate/up, down) and one for attention, where the module path makes about forty
 /// libtorch calls, which cost about a fifth of each token of a 1.1B model.
 /// <see cref="TryCreate"/> returns null for anything it does not compute exactly as the modules do: OPT, LoRA or
-/// quantized projections, float32 or float16 weights, rotary scaling that depends on the sequence length.
+/// quantized projections, float16 or mixed weights, rotary scaling that depends on the sequence length.
 /// </summary>
 internal sealed unsafe class SingleTokenDecoder : IDisposable
 {
@@ -33,6 +33,7 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
     private readonly List<Tensor> held;                       // the tensors whose storage the pointers above read
     private readonly int C, I, nh, nkv, hs, vocab;
     private readonly int? slidingWindow;
+    private readonly bool float32;                           // weights and cache in float32, else bfloat16
     private readonly float eps;
     private readonly float[] inverseFrequencies;
     private readonly float* x, normed, qkv, attended, gateUp, scores, cos, sin;   // float32 scratch in one block
@@ -42,9 +43,10 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
     {
         (C, I, nh, nkv, hs, vocab) = (config.HiddenSize, config.IntermediateSize, config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, config.VocabSize);
         (this.cache, this.held, slidingWindow, eps) = (cache, held, config.SlidingWindow, (float)config.RmsNormEps);
+        float32 = p["model.embed_tokens.weight"].dtype == ScalarType.Float32;
         inverseFrequencies = new LlamaRotaryEmbedding(config).InverseFrequencies(1).Select(f => (float)f).ToArray();
-        IntPtr Ptr(string name) => p.TryGetValue(name, out var t) ? (IntPtr)CpuKernel.Pointer<ushort>(t) : IntPtr.Zero;
-        StreamedWeight W(string name) => new(Ptr(name + ".weight"), Ptr(name + ".bias"), p[name + ".weight"].shape[0], p[name + ".weight"].shape[1]);
+        IntPtr Ptr(string name) => p.TryGetValue(name, out var t) ? (IntPtr)CpuKernel.Pointer<byte>(t) : IntPtr.Zero;
+        StreamedWeight W(string name) => new(Ptr(name + ".weight"), Ptr(name + ".bias"), p[name + ".weight"].shape[0], p[name + ".weight"].shape[1], float32);
         layers = Enumerable.Range(0, config.NumHiddenLayers).Select(i =>
         {
             string a = $"model.layers.{i}.self_attn.", m = $"model.layers.{i}.mlp.";
@@ -52,11 +54,11 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
             return new Layer(Ptr($"model.layers.{i}.input_layernorm.weight"), Ptr($"model.layers.{i}.post_attention_layernorm.weight"),
                 new[] { W(a + "q_proj"), W(a + "k_proj"), W(a + "v_proj") }, new[] { W(a + "o_proj") },
                 new[] { W(m + "gate_proj"), W(m + "up_proj") }, new[] { W(m + "down_proj") },
-                (IntPtr)CpuKernel.Pointer<ushort>(k), (IntPtr)CpuKernel.Pointer<ushort>(v));
+                (IntPtr)CpuKernel.Pointer<byte>(k), (IntPtr)CpuKernel.Pointer<byte>(v));
         }).ToArray();
         embedding = Ptr("model.embed_tokens.weight");
         norm = Ptr("model.norm.weight");
-        head = new[] { p.ContainsKey("lm_head.weight") ? W("lm_head") : W("model.embed_tokens") with { Bias = IntPtr.Zero } };
+        head = new[] { p.ContainsKey("lm_head.weight") ? W("lm_head") : W("model.embed_tokens") };
         long floats = 2L * C + (nh + 2L * nkv) * hs + nh * hs + 2L * I + nh * cache.Capacity + hs;
         scratch = NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
         x = (float*)scratch; normed = x + C; qkv = normed + C; attended = qkv + (nh + 2 * nkv) * hs; gateUp = attended + nh * hs;
@@ -65,7 +67,8 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
 
     /// <summary>
     /// A decoder over <paramref name="model"/>'s parameters and <paramref name="cache"/> (batch 1), or null when the model
-    /// or cache is not one it computes as the modules do, or the CPU has no 256- or 512-bit vectors.
+    /// or cache is not one it computes as the modules do, or the CPU has no 256- or 512-bit vectors. Every parameter and
+    /// the cache must be of one dtype, bfloat16 or float32, contiguous and on the CPU.
     /// </summary>
     public static SingleTokenDecoder? TryCreate(LlamaForCausalLM model, KVCache cache)
     {
@@ -75,19 +78,20 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
         var (k0, v0) = cache.Buffers(0);
         if (k0.shape[0] != 1) return null;
         var p = model.named_parameters().ToDictionary(e => e.name, e => (Tensor)e.parameter);
+        var dtype = model.Model.EmbeddingWeight.dtype;
+        if (dtype is not (ScalarType.BFloat16 or ScalarType.Float32)) return null;
+        bool Fits(Tensor t) => t.dtype == dtype && t.device_type == DeviceType.CPU && t.is_contiguous() && t.numel() * t.ElementSize <= int.MaxValue;
         var expected = ExpectedNames(config).ToList();
         if (p.Count != expected.Count(n => !n.Optional) + expected.Count(n => n.Optional && p.ContainsKey(n.Name))) return null;   // LoRA, quantized
         foreach (var (name, optional) in expected)
         {
             if (!p.TryGetValue(name, out var t)) { if (optional) continue; return null; }
-            if (t.dim() == 2 ? !SingleRowProduct.Streams(t) : !IsBFloat16Cpu(t)) return null;
+            if (!Fits(t)) return null;
         }
         var buffers = Enumerable.Range(0, config.NumHiddenLayers).SelectMany(i => { var (k, v) = cache.Buffers(i); return new[] { k, v }; }).ToList();
-        if (!buffers.All(IsBFloat16Cpu)) return null;
+        if (!buffers.All(Fits)) return null;
         return new SingleTokenDecoder(config, cache, p, p.Values.Concat(buffers).ToList());
     }
-
-    private static bool IsBFloat16Cpu(Tensor t) => t.dtype == ScalarType.BFloat16 && t.device_type == DeviceType.CPU && t.is_contiguous();
 
     private static IEnumerable<(string Name, bool Optional)> ExpectedNames(LlamaConfig config)
     {
@@ -118,8 +122,7 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
         if (pos >= cache.Capacity) throw new InvalidOperationException($"KV cache capacity {cache.Capacity} exceeded ({pos} + 1).");
         if ((ulong)token >= (ulong)vocab) throw new ArgumentOutOfRangeException(nameof(token), $"token id {token} is outside the vocabulary of {vocab}");
         for (int i = 0; i < hs / 2; i++) (sin[i], cos[i]) = MathF.SinCos(pos * inverseFrequencies[i]);   // angles pos·θᵢ in float32, as the modules
-        ushort* e = (ushort*)embedding + token * C;
-        for (int i = 0; i < C; i++) x[i] = CpuKernel.Widen(e[i]);                          // h = embed[token]
+        for (int i = 0; i < C; i++) x[i] = Element(embedding, token * C + i);               // h = embed[token]
         foreach (var layer in layers)
         {
             RmsNorm(x, layer.InputNorm, normed);                                            // ln(h)
@@ -151,7 +154,7 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
         double squares = 0;
         for (int i = 0; i < C; i++) squares += (double)input[i] * input[i];
         float scale = (float)(1 / Math.Sqrt(squares / C + eps));
-        for (int i = 0; i < C; i++) y[i] = input[i] * scale * CpuKernel.Widen(((ushort*)weight)[i]);
+        for (int i = 0; i < C; i++) y[i] = input[i] * scale * Element(weight, i);
     }
 
     /// <summary>x' = x·cos + rotate_half(x)·sin for one head of hs values.</summary>
@@ -170,8 +173,8 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
     {
         for (int h = 0; h < nkv; h++)
         {
-            ushort* ks = (ushort*)layer.Keys + (h * cache.Capacity + pos) * hs, vs = (ushort*)layer.Values + (h * cache.Capacity + pos) * hs;
-            for (int i = 0; i < hs; i++) { ks[i] = CpuKernel.ToBFloat16(k[h * hs + i]); vs[i] = CpuKernel.ToBFloat16(v[h * hs + i]); }
+            long at = (h * cache.Capacity + pos) * hs;
+            for (int i = 0; i < hs; i++) { SetElement(layer.Keys, at + i, k[h * hs + i]); SetElement(layer.Values, at + i, v[h * hs + i]); }
         }
     }
 
@@ -188,13 +191,28 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
     {
         long group = h / (nh / nkv), capacity = cache.Capacity;
         float* qh = q + h * hs, s = scores + h * capacity, y = attended + h * hs;
-        ushort* k = (ushort*)keys + (group * capacity + start) * hs, v = (ushort*)values + (group * capacity + start) * hs;
+        long first = (group * capacity + start) * hs;
         float scale = 1 / MathF.Sqrt(hs), max = float.NegativeInfinity, sum = 0;
-        for (long j = 0; j < count; j++) { s[j] = SingleRowProduct.Dot(k + j * hs, qh, hs) * scale; max = Math.Max(max, s[j]); }
+        for (long j = 0; j < count; j++) { s[j] = Dot(keys, first + j * hs, qh, hs) * scale; max = Math.Max(max, s[j]); }
         for (long j = 0; j < count; j++) { s[j] = MathF.Exp(s[j] - max); sum += s[j]; }
         for (int i = 0; i < hs; i++) y[i] = 0;
-        for (long j = 0; j < count; j++) AddScaled(y, s[j] / sum, v + j * hs, hs);
+        for (long j = 0; j < count; j++)
+        {
+            if (float32) AddScaled(y, s[j] / sum, (float*)values + first + j * hs, hs);
+            else AddScaled(y, s[j] / sum, (ushort*)values + first + j * hs, hs);
+        }
     }
+
+    private float Element(IntPtr p, long i) => float32 ? ((float*)p)[i] : CpuKernel.Widen(((ushort*)p)[i]);
+
+    private void SetElement(IntPtr p, long i, float value)
+    {
+        if (float32) ((float*)p)[i] = value;
+        else ((ushort*)p)[i] = CpuKernel.ToBFloat16(value);
+    }
+
+    private float Dot(IntPtr p, long offset, float* x, int n) =>
+        float32 ? SingleRowProduct.Dot((float*)p + offset, x, n) : SingleRowProduct.Dot((ushort*)p + offset, x, n);
 
     /// <summary>y += a · widen(v) over n values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -204,7 +222,24 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
         if (Vector512.IsHardwareAccelerated)
             for (var av = Vector512.Create(a); i + 16 <= n; i += 16)
                 Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(v + i).ToVector512()), 16).AsSingle(), av, Vector512.Load(y + i)).Store(y + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (var av = Vector256.Create(a); i + 8 <= n; i += 8)
+                Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(v + i).ToVector256()), 16).AsSingle(), av, Vector256.Load(y + i)).Store(y + i);
         for (; i < n; i++) y[i] += a * CpuKernel.Widen(v[i]);
+    }
+
+    /// <summary>y += a · v over n values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddScaled(float* y, float a, float* v, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (var av = Vector512.Create(a); i + 16 <= n; i += 16)
+                Vector512.FusedMultiplyAdd(Vector512.Load(v + i), av, Vector512.Load(y + i)).Store(y + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (var av = Vector256.Create(a); i + 8 <= n; i += 8)
+                Vector256.FusedMultiplyAdd(Vector256.Load(v + i), av, Vector256.Load(y + i)).Store(y + i);
+        for (; i < n; i++) y[i] += a * v[i];
     }
 
     private static void Add(float* y, float* a, int n)

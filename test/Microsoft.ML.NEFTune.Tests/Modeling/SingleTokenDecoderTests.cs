@@ -65,7 +65,50 @@ public class SingleTokenDecoderTests
             stepError = Math.Max(stepError, (step - expected[t]).abs().max().item<float>());
         }
         Assert.Equal(Ids.Length, stepCache.Length);
-        Console.WriteLine($"{variant}: steps {stepError}, modules {moduleError}, scale {expected.abs().max().item<float>()}");
         Assert.True(stepError < moduleError, $"steps differ by {stepError} from float32, the bfloat16 modules by {moduleError}");
+    }
+
+    [Fact]
+    public void Float32StepsMatchTheFloat32ModulesToFloat32Rounding()
+    {
+        using var scope = NewDisposeScope();
+        var (_, model) = Models("gqa");
+        using var __ = model;
+        using var noGrad = no_grad();
+        var ids = tensor(Ids).unsqueeze(0);
+        var expected = model.forward(ids)[0];                                                         // (T, V)
+        using var cache = new KVCache(model.Config, 1, Ids.Length, ScalarType.Float32, CPU);
+        model.NextTokenLogits(ids.narrow(1, 0, 5), null, cache);                                     // prefill through the modules
+        using var decoder = SingleTokenDecoder.TryCreate(model, cache);
+        Assert.NotNull(decoder);
+        double worst = 0, scale = expected.abs().max().item<float>();
+        for (int t = 5; t < Ids.Length; t++) worst = Math.Max(worst, (decoder!.NextTokenLogits(Ids[t])[0] - expected[t]).abs().max().item<float>());
+        Assert.True(worst <= 1e-5 * scale, $"largest difference {worst} for logits up to {scale}");
+    }
+
+    [Fact]
+    public void RefusesModelsItWouldNotComputeAsTheModulesDo()
+    {
+        LlamaForCausalLM Tiny(Action<LlamaConfig>? change = null)
+        {
+            var config = TinyModels.Config();
+            change?.Invoke(config);
+            return new LlamaForCausalLM(config);
+        }
+        SingleTokenDecoder? Create(LlamaForCausalLM model, ScalarType dtype, long batch = 1)
+        {
+            using var cache = new KVCache(model.Config, batch, 8, dtype, CPU);
+            return SingleTokenDecoder.TryCreate(model, cache);
+        }
+        using (var plain = Tiny()) Assert.NotNull(Create(plain, ScalarType.Float32));
+        using (var plain = Tiny()) Assert.Null(Create(plain, ScalarType.Float32, batch: 2));                          // one sequence only
+        using (var plain = Tiny()) Assert.Null(Create(plain, ScalarType.BFloat16));                                   // cache of another dtype
+        using (var half = Tiny()) { half.to(ScalarType.Float16); Assert.Null(Create(half, ScalarType.Float16)); }
+        using (var dynamic = Tiny(c => c.RopeScaling = new RopeScaling("dynamic", Factor: 2))) Assert.Null(Create(dynamic, ScalarType.Float32));
+        using (var adapted = Tiny())
+        {
+            LoraAdapters.Apply(adapted, new LoraOptions { Rank = 2 }, seed: 1);
+            Assert.Null(Create(adapted, ScalarType.Float32));
+        }
     }
 }
