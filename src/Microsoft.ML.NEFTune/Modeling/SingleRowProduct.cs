@@ -121,6 +121,8 @@ internal static unsafe class SingleRowProduct
                 a2 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenLower(w1), 16).AsSingle(), Vector512.Load(x + i + 32), a2);
                 a3 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenUpper(w1), 16).AsSingle(), Vector512.Load(x + i + 48), a3);
             }
+            for (; i + 16 <= columns; i += 16)                           // the last 16-column groups
+                a0 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p + i).ToVector512()), 16).AsSingle(), Vector512.Load(x + i), a0);
             s = Vector512.Sum((a0 + a1) + (a2 + a3));
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -135,6 +137,8 @@ internal static unsafe class SingleRowProduct
                 a2 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(Vector256.WidenLower(w1), 16).AsSingle(), Vector256.Load(x + i + 16), a2);
                 a3 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(Vector256.WidenUpper(w1), 16).AsSingle(), Vector256.Load(x + i + 24), a3);
             }
+            for (; i + 8 <= columns; i += 8)
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(p + i).ToVector256()), 16).AsSingle(), Vector256.Load(x + i), a0);
             s = Vector256.Sum((a0 + a1) + (a2 + a3));
         }
         for (; i < columns; i++) s += CpuKernel.Widen(p[i]) * x[i];
@@ -157,6 +161,7 @@ internal static unsafe class SingleRowProduct
                 a2 = Vector512.FusedMultiplyAdd(Vector512.Load(p + i + 32), Vector512.Load(x + i + 32), a2);
                 a3 = Vector512.FusedMultiplyAdd(Vector512.Load(p + i + 48), Vector512.Load(x + i + 48), a3);
             }
+            for (; i + 16 <= columns; i += 16) a0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + i), Vector512.Load(x + i), a0);
             s = Vector512.Sum((a0 + a1) + (a2 + a3));
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -169,6 +174,7 @@ internal static unsafe class SingleRowProduct
                 a2 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i + 16), Vector256.Load(x + i + 16), a2);
                 a3 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i + 24), Vector256.Load(x + i + 24), a3);
             }
+            for (; i + 8 <= columns; i += 8) a0 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i), Vector256.Load(x + i), a0);
             s = Vector256.Sum((a0 + a1) + (a2 + a3));
         }
         for (; i < columns; i++) s += p[i] * x[i];
