@@ -10,6 +10,8 @@ namespace Microsoft.ML.NEFTune.Modeling;
 /// exactly those gradients back into the graph (through <c>Σ h ⊙ ∂L/∂h</c> and <c>Σ W ⊙ ∂L/∂W</c>, whose values
 /// are subtracted again). The matrix products are the three an autograd head would run; what is saved is the
 /// memory of the logits, their log-softmax and their gradient (about 0.8 GB for 2048 rows of a 32000 vocabulary).
+/// On the CPU a float32 or bfloat16 chunk's loss and gradient come from one managed pass (<see cref="CrossEntropyRows"/>);
+/// float64 and other devices use the tensor operations.
 /// </summary>
 public static class LinearCrossEntropy
 {
@@ -45,11 +47,22 @@ public static class LinearCrossEntropy
                 long n = Math.Min(rows, N - start);
                 var h = hidden.narrow(0, start, n);                                          // (n, C)
                 var y = targets.narrow(0, start, n).unsqueeze(1);                             // (n, 1)
-                var z = h.matmul(weight.t()).to_type(exact);                                   // (n, V)
-                var lse = z.logsumexp(1, keepdim: true);                                      // (n, 1)
-                loss.add_((lse - z.gather(1, y)).sum());
-                if (!gradH && !gradW) continue;
-                var g = z.sub_(lse).exp_().scatter_add_(1, y, full(n, 1, -1.0, exact, z.device)).to_type(hidden.dtype);   // softmax − onehot
+                var z = h.matmul(weight.t());                                                 // (n, V)
+                Tensor g;
+                if (z.dtype == hidden.dtype && CrossEntropyRows.Applies(z))
+                {
+                    loss.add_(CrossEntropyRows.Apply(z, targets.narrow(0, start, n), gradient: gradH || gradW));
+                    if (!gradH && !gradW) continue;
+                    g = z;                                                                    // softmax − onehot, in place
+                }
+                else
+                {
+                    z = z.to_type(exact);
+                    var lse = z.logsumexp(1, keepdim: true);                                  // (n, 1)
+                    loss.add_((lse - z.gather(1, y)).sum());
+                    if (!gradH && !gradW) continue;
+                    g = z.sub_(lse).exp_().scatter_add_(1, y, full(n, 1, -1.0, exact, z.device)).to_type(hidden.dtype);   // softmax − onehot
+                }
                 if (gradH) dh!.narrow(0, start, n).copy_(g.matmul(weight));                   // (n, C)
                 if (gradW) dw!.add_(g.t().matmul(h));                                         // (V, C)
             }

@@ -51,6 +51,22 @@ public class LinearCrossEntropyTests
     }
 
     [Fact]
+    public void Float32InputsGiveTheFloat64LossAndGradientsToFloat32Rounding()
+    {
+        using var scope = NewDisposeScope();
+        var (h, w, y) = Inputs(ScalarType.Float32, v: 1013);                        // 63 vectors of 16 and a tail of 5
+        var fused = LinearCrossEntropy.Sum(h, w, y, 3_000);
+        var (dh, dw) = Gradients(fused, h, w);
+        var h64 = h.detach().to_type(ScalarType.Float64).requires_grad_();
+        var w64 = w.detach().to_type(ScalarType.Float64).requires_grad_();
+        var reference = nn.functional.cross_entropy(nn.functional.linear(h64, w64), y, reduction: nn.Reduction.Sum);
+        var (rh, rw) = Gradients(reference, h64, w64);
+        Assert.InRange(Math.Abs(fused.ToDouble() - reference.ToDouble()) / reference.ToDouble(), 0, 1e-6);
+        Assert.True(dh.to_type(ScalarType.Float64).allclose(rh, rtol: 1e-5, atol: 1e-6), "∂L/∂h differs");
+        Assert.True(dw.to_type(ScalarType.Float64).allclose(rw, rtol: 1e-5, atol: 1e-6), "∂L/∂W differs");
+    }
+
+    [Fact]
     public void FrozenHeadWeightGetsNoGradientAndHiddenStillDoes()
     {
         using var scope = NewDisposeScope();
