@@ -165,7 +165,7 @@ public static class ScaleBenchmark
             long embedding = model.Model.EmbeddingWeight.numel() * model.Model.EmbeddingWeight.element_size();
             bytesPerToken = (long)modelBytes - (model.Config.TieWordEmbeddings ? 0 : embedding);
             ceilings.Sample(1);
-            (decode, _) = DecodeBenchmark.Measure(model, 32, 16, 2, seed, () => ceilings.Sample(1));
+            (decode, _) = DecodeBenchmark.Measure(model, 32, 64, 3, seed, () => ceilings.Sample(1));   // 64 tokens: the prefill time subtracted stays small
             log($"decode: {decode:F2} tokens/s ({bytesPerToken / 1e9:F2} GB per token)");
         }
 
