@@ -1,4 +1,3 @@
-using Microsoft.ML.NEFTune.Generation;
 using Microsoft.ML.NEFTune.Lora;
 using Microsoft.ML.NEFTune.Modeling;
 using TorchSharp;
