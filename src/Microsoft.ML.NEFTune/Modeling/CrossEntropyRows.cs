@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
@@ -34,10 +35,17 @@ internal static unsafe class CrossEntropyRows
         var losses = new double[n];
         CpuKernel.ForRanges(n, (r0, r1) =>
         {
-            var row = new float[V];
-            fixed (float* e = row)
-                for (long r = r0; r < r1; r++)
-                    losses[r] = bf16 ? Row((ushort*)z + r * V, e, V, ids[r], gradient) : Row((float*)z + r * V, e, V, ids[r], gradient);
+            var row = ArrayPool<float>.Shared.Rent((int)V);                      // one float32 row per worker, reused
+            try
+            {
+                fixed (float* e = row)
+                    for (long r = r0; r < r1; r++)
+                        losses[r] = bf16 ? Row((ushort*)z + r * V, e, V, ids[r], gradient) : Row((float*)z + r * V, e, V, ids[r], gradient);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(row);
+            }
         }, minimumPerRange: 1);
         GC.KeepAlive(logits);
         return losses.Sum();
