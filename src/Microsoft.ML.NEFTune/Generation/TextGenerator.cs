@@ -81,8 +81,8 @@ public sealed class TextGenerator
             using var generator = new Generator((ulong)options.Seed, device);
             var head = model.HeadWeight;                                                    // (V, C)
             using var stepper = B == 1 && cache is not null ? SingleTokenDecoder.TryCreate(model, cache) : null;   // tokens after the prompt
-            bool rowKernel = B == 1 && SingleRowProduct.Streams(head);
-            using var headTransposed = rowKernel ? null : head.detach().t().contiguous();    // (C, V); the bfloat16 row kernel reads (V, C) as it is
+            bool oneRowHead = B == 1 && (stepper is not null || SingleRowProduct.Streams(head));   // one prefill row, or the row kernel
+            using var headTransposed = oneRowHead ? null : head.detach().t().contiguous();  // (C, V): faster for many single-row products
             for (int step = 0; step < N && !finished.All(f => f); step++)
             {
                 cancellationToken.ThrowIfCancellationRequested();

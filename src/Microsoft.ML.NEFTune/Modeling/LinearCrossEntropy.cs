@@ -46,12 +46,12 @@ public static class LinearCrossEntropy
                 using var chunk = NewDisposeScope();
                 long n = Math.Min(rows, N - start);
                 var h = hidden.narrow(0, start, n);                                          // (n, C)
-                var y = targets.narrow(0, start, n).unsqueeze(1);                             // (n, 1)
+                var y = targets.narrow(0, start, n);                                          // (n)
                 var z = h.matmul(weight.t());                                                 // (n, V)
                 Tensor g;
-                if (z.dtype == hidden.dtype && CrossEntropyRows.Applies(z))
+                if (CrossEntropyRows.Applies(z))
                 {
-                    loss.add_(CrossEntropyRows.Apply(z, targets.narrow(0, start, n), gradient: gradH || gradW));
+                    loss.add_(CrossEntropyRows.Apply(z, y, gradient: gradH || gradW));
                     if (!gradH && !gradW) continue;
                     g = z;                                                                    // softmax − onehot, in place
                 }
@@ -59,9 +59,10 @@ public static class LinearCrossEntropy
                 {
                     z = z.to_type(exact);
                     var lse = z.logsumexp(1, keepdim: true);                                  // (n, 1)
-                    loss.add_((lse - z.gather(1, y)).sum());
+                    var column = y.unsqueeze(1);                                              // (n, 1)
+                    loss.add_((lse - z.gather(1, column)).sum());
                     if (!gradH && !gradW) continue;
-                    g = z.sub_(lse).exp_().scatter_add_(1, y, full(n, 1, -1.0, exact, z.device)).to_type(hidden.dtype);   // softmax − onehot
+                    g = z.sub_(lse).exp_().scatter_add_(1, column, full(n, 1, -1.0, exact, z.device)).to_type(hidden.dtype);   // softmax − onehot
                 }
                 if (gradH) dh!.narrow(0, start, n).copy_(g.matmul(weight));                   // (n, C)
                 if (gradW) dw!.add_(g.t().matmul(h));                                         // (V, C)

@@ -75,8 +75,7 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
         var config = model.Config;
         if (config.Opt is not null || model.Model is not LlamaModel || model.Model.EmbedTokens is not Embedding || !SingleRowProduct.Accelerated) return null;
         if (new LlamaRotaryEmbedding(config).DependsOnLength) return null;
-        var (k0, v0) = cache.Buffers(0);
-        if (k0.shape[0] != 1) return null;
+        if (cache.Buffers(0).Keys.shape[0] != 1) return null;                                 // one sequence
         var p = model.named_parameters().ToDictionary(e => e.name, e => (Tensor)e.parameter);
         var dtype = model.Model.EmbeddingWeight.dtype;
         if (dtype is not (ScalarType.BFloat16 or ScalarType.Float32)) return null;
